@@ -1,0 +1,31 @@
+"""One error hierarchy for the library; entry points map these to HTTP codes or Step Functions errors."""
+
+from __future__ import annotations
+
+
+class MlopsError(Exception):
+    """Base of every error the library raises on purpose."""
+
+
+class ConfigurationError(MlopsError):
+    """A required setting is missing or malformed."""
+
+
+class DataValidationError(MlopsError):
+    """A dataset or batch does not match what the dataset configuration promises."""
+
+
+class NotFoundError(MlopsError):
+    """A requested object (batch, report, model version) does not exist."""
+
+
+class NoModelError(MlopsError):
+    """No model is registered under the requested alias yet."""
+
+
+class InvalidRequestError(MlopsError):
+    """A caller sent input that cannot be processed; `field` names the culprit when known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

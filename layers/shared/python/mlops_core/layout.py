@@ -1,0 +1,49 @@
+"""Where things live in S3. One function per kind of object, so no key is spelled twice.
+
+Runs only ever add objects under their own run id: nothing a run writes overwrites an earlier object.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+def is_safe_id(value: str) -> bool:
+    """Run ids and report ids appear in S3 keys, URLs and HTML: letters, digits, `_`, `.`, `-` only."""
+    return bool(_SAFE_ID.match(value)) and ".." not in value
+
+
+# data bucket
+def dataset_config_key(dataset: str) -> str:
+    return f"datasets/{dataset}/dataset.json"
+
+
+def current_prefix(dataset: str) -> str:
+    return f"datasets/{dataset}/current/"
+
+
+def profile_key(dataset: str, baseline_etag: str) -> str:
+    return f"profiles/{dataset}/{baseline_etag.strip(chr(34))}.json"
+
+
+def drift_report_key(run_id: str) -> str:
+    return f"drift/{run_id}/report.html"
+
+
+def split_key(run_id: str, part: str) -> str:
+    return f"splits/{run_id}/{part}.parquet"
+
+
+# reports bucket
+def report_prefix(run_id: str) -> str:
+    return f"reports/{run_id}/"
+
+
+def report_json_key(run_id: str) -> str:
+    return f"reports/{run_id}/report.json"
+
+
+def report_html_key(run_id: str) -> str:
+    return f"reports/{run_id}/report.html"

@@ -1,0 +1,95 @@
+"""Settings read from the environment, lazily: an explicit argument beats the variable, which beats the default.
+
+Every environment variable the functions, the app and the tools read is named here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from mlops_core.exceptions import ConfigurationError
+
+# Resource names: stack outputs, injected by template.yaml into every function and by the tools into the app.
+DATA_BUCKET = "DATA_BUCKET"
+REPORTS_BUCKET = "REPORTS_BUCKET"
+ARTIFACTS_BUCKET = "ARTIFACTS_BUCKET"
+AB_TABLE = "AB_TABLE"
+MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
+API_URL = "API_URL"
+API_KEY = "API_KEY"
+# Behaviour.
+DATASET = "DATASET"
+MODEL_NAME = "MODEL_NAME"
+DRIFT_SHARE = "DRIFT_SHARE"
+DRIFT_REPORT_MAX_ROWS = "DRIFT_REPORT_MAX_ROWS"
+BOOTSTRAP_RESAMPLES = "BOOTSTRAP_RESAMPLES"
+BOOTSTRAP_SEED = "BOOTSTRAP_SEED"
+ALPHA = "ALPHA"
+TRAINING_BUDGET_SECONDS = "TRAINING_BUDGET_SECONDS"
+HOLDOUT_FRACTION = "HOLDOUT_FRACTION"
+AB_PRODUCTION_SHARE = "AB_PRODUCTION_SHARE"
+REPORTS_WEBSITE_URL = "REPORTS_WEBSITE_URL"
+MLFLOW_UI_URL = "MLFLOW_UI_URL"
+
+DEFAULTS: dict[str, str] = {
+    DATASET: "iris",
+    DRIFT_SHARE: "0.5",
+    DRIFT_REPORT_MAX_ROWS: "20000",
+    BOOTSTRAP_RESAMPLES: "1000",
+    BOOTSTRAP_SEED: "42",
+    ALPHA: "0.05",
+    TRAINING_BUDGET_SECONDS: "120",
+    HOLDOUT_FRACTION: "0.3",
+    AB_PRODUCTION_SHARE: "0.5",
+}
+
+
+def get(name: str, default: str | None = None) -> str | None:
+    """The variable's value, else the given default, else the documented default, else None."""
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    return default if default is not None else DEFAULTS.get(name)
+
+
+def require(name: str) -> str:
+    value = get(name)
+    if value is None:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def get_float(name: str, default: float | None = None) -> float:
+    raw = get(name, None if default is None else str(default))
+    if raw is None:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name}={raw!r} is not a number") from None
+
+
+def get_int(name: str, default: int | None = None) -> int:
+    value = get_float(name, default)
+    if value != int(value):
+        raise ConfigurationError(f"environment variable {name}={value!r} is not a whole number")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Names of the deployed resources, as the stack outputs give them."""
+
+    data_bucket: str
+    reports_bucket: str
+    ab_table: str
+
+    @classmethod
+    def from_env(cls) -> Resources:
+        return cls(require(DATA_BUCKET), require(REPORTS_BUCKET), require(AB_TABLE))
+
+
+def model_name(dataset: str | None = None) -> str:
+    """Registered model name: explicit MODEL_NAME, else one model per dataset."""
+    return get(MODEL_NAME) or f"{dataset or require(DATASET)}-classifier"
