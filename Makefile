@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up, start the local stack, run the pipeline three times, print the reports, stop
+#   make test   set up and run the whole test suite
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup demo test lint bench chromium clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements/lock.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (PyCaret 3.3 supports Python 3.11 only)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -r requirements/lock.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# Headless Chromium renders the HTML reports in the tests (Debian's package).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+demo: setup
+	$(BIN)/mlops demo
+
+test: setup chromium
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint template.yaml
+
+bench: setup
+	$(BIN)/python bench/bench_drift.py
+	$(BIN)/python bench/bench_bootstrap.py
+	$(BIN)/python bench/bench_predict.py
+
+clean:
+	-$(BIN)/mlops down 2>/dev/null
+	rm -rf .mlops

@@ -1,0 +1,463 @@
+"""`mlops`: run the whole stack on this machine, deploy it, and drive the pipeline.
+
+Every failure the user can act on ends with one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlops_local import services
+from mlops_local.errors import StackNotUpError, ToolError
+from mlops_local.services import REPO_ROOT, Ports, StackState
+
+DEFAULT_STATE_DIR = Path(os.environ.get("MLOPS_STATE_DIR", ".mlops"))
+DEFAULT_STACK = "mlops-pipeline"
+TEMPLATE = REPO_ROOT / "template.yaml"
+STEP_FUNCTIONS = {
+    "check_data_drift": "CheckDataDriftFunctionName",
+    "train_model": "TrainModelFunctionName",
+    "evaluate_candidate": "EvaluateCandidateFunctionName",
+    "run_ab_test": "RunAbTestFunctionName",
+    "promote_if_better": "PromoteIfBetterFunctionName",
+    "generate_report": "GenerateReportFunctionName",
+    "api": "ApiFunctionName",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("mlops: interrupted", file=sys.stderr)
+        return 130
+    except ToolError as exc:
+        print(f"mlops: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from mlops_core.exceptions import MlopsError
+
+        if isinstance(exc, MlopsError):
+            print(f"mlops: error: {exc}", file=sys.stderr)
+            return 1
+        if _is_connection_error(exc):
+            print(f"mlops: error: cannot reach the stack ({exc}); is it up? run `mlops up`", file=sys.stderr)
+            return 1
+        raise
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    from botocore.exceptions import EndpointConnectionError
+
+    return isinstance(exc, EndpointConnectionError | ConnectionError)
+
+
+# ---------------------------------------------------------------- stack lifecycle
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir.resolve()
+    _refuse_if_running(state_dir)
+    state = StackState(
+        state_dir=str(state_dir),
+        ports=Ports.from_env(),
+        api_key=os.environ.get("MLOPS_API_KEY") or secrets.token_urlsafe(24),
+        stack_name=args.stack_name,
+    )
+    services.require_free_ports(state.host, state.ports)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        _say(f"starting the AWS emulator on {state.endpoint_url}")
+        state.pids["emulator"] = services.start_emulator(state)
+        state.save()
+        _deploy_to_stack(state, dataset=args.dataset)
+        _say(f"starting the MLflow tracking server on {state.mlflow_url}")
+        state.pids["mlflow"] = services.start_mlflow(state, state.outputs["ArtifactsBucketName"])
+        state.save()
+        _say(f"starting the API (chalice local) on {state.api_url}")
+        state.pids["api"] = services.start_api(state)
+        state.save()
+    except BaseException:
+        _stop_all(state)
+        raise
+    _print_stack(state)
+    if args.detach:
+        _say("running in the background; stop it with `mlops down`")
+        return 0
+    _say("the daily schedule is live; press Ctrl-C to stop")
+    _wait_for_signal()
+    _stop_all(state)
+    return 0
+
+
+def _refuse_if_running(state_dir: Path) -> None:
+    try:
+        existing = StackState.load(state_dir)
+    except StackNotUpError:
+        return
+    if any(services.pid_alive(pid) for pid in existing.pids.values()):
+        raise ToolError(f"the stack is already up (state in {state_dir}); `mlops down` stops it")
+    (state_dir / "stack.json").unlink()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def _stop_all(state: StackState) -> None:
+    for name in ("api", "mlflow", "emulator"):
+        pid = state.pids.pop(name, None)
+        if pid:
+            services.stop_pid(pid)
+    stack_file = Path(state.state_dir) / "stack.json"
+    if stack_file.exists():
+        stack_file.unlink()
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    state = StackState.load(args.state_dir.resolve())
+    _stop_all(state)
+    _say("stack stopped")
+    return 0
+
+
+def _deploy_to_stack(state: StackState, *, dataset: str) -> None:
+    from mlops_local.deployer import deploy
+    from mlops_local.targets import Target
+
+    target = Target("emulator", state.endpoint_url, "us-east-1", "mlops-deployment-artifacts")
+    _say(f"deploying {TEMPLATE.name} as stack {state.stack_name}")
+    result = deploy(target, template_path=TEMPLATE, stack_name=state.stack_name, parameters=_parameters(state, dataset))
+    state.outputs = result.outputs
+    state.save()
+    _say(f"stack {result.status} in {result.seconds:.1f} s")
+
+
+def _parameters(state: StackState, dataset: str) -> dict[str, str]:
+    params = {
+        "DatasetName": dataset,
+        "MlflowTrackingUri": state.mlflow_url,
+        "ApiUrl": state.api_url,
+        "ApiKey": state.api_key,
+        "S3PublicEndpoint": state.endpoint_url,
+    }
+    budget = os.environ.get("MLOPS_TRAINING_BUDGET_SECONDS")
+    if budget:
+        params["TrainingBudgetSeconds"] = budget
+    return params
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from mlops_local.deployer import deploy
+    from mlops_local.targets import resolve_target
+
+    target = resolve_target(args.target, endpoint_url=args.endpoint_url, image_uri=args.image_uri)
+    if target.name == "emulator":
+        state = StackState.load(args.state_dir.resolve())
+        _deploy_to_stack(state, dataset=args.dataset)
+        return 0
+    params = dict(p.split("=", 1) for p in args.parameter)
+    result = deploy(target, template_path=TEMPLATE, stack_name=args.stack_name, parameters=params)
+    _say(f"stack {result.stack_name}: {result.status} in {result.seconds:.1f} s")
+    for key, value in sorted(result.outputs.items()):
+        print(f"  {key:30} {value}")
+    return 0
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+def _clients(state: StackState) -> tuple[Any, Any, Any]:
+    from mlops_local.targets import Target
+
+    target = Target("emulator", state.endpoint_url, "us-east-1", "mlops-deployment-artifacts")
+    return target.client("stepfunctions"), target.client("s3"), target.client("logs")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mlops_local import runs
+
+    state = _live_state(args)
+    sfn, s3, _ = _clients(state)
+    run_input: dict[str, Any] = json.loads(args.input) if args.input else {}
+    if args.batch:
+        run_input["batch_key"] = args.batch
+    arn, name = runs.start_run(sfn, state.outputs["StateMachineArn"], run_input)
+    _say(f"started {name}")
+    if args.no_wait:
+        print(arn)
+        return 0
+    return _follow_and_summarise(state, sfn, s3, arn)
+
+
+def _follow_and_summarise(state: StackState, sfn: Any, s3: Any, arn: str) -> int:
+    from mlops_local import runs
+
+    entered: dict[str, datetime] = {}
+
+    def show(event: runs.StepEvent) -> None:
+        if event.kind == "entered":
+            entered[event.state] = event.at
+            print(f"  ▶ {event.state}", flush=True)
+        elif event.kind == "exited":
+            took = (event.at - entered.get(event.state, event.at)).total_seconds()
+            print(f"  ✓ {event.state:<20} {took:7.1f} s", flush=True)
+        else:
+            print(f"  ✗ {event.detail}", flush=True)
+
+    outcome = runs.follow(sfn, arn, on_event=show)
+    print(f"execution {outcome.run_id}: {outcome.status} in {outcome.seconds:.1f} s")
+    report = runs.fetch_report(s3, state.outputs["ReportsBucketName"], outcome.run_id)
+    if report is None:
+        print("no report was written for this run", file=sys.stderr)
+        return 1
+    for line in report.get("summary", []):
+        print(f"  • {line}")
+    links = report.get("links", {})
+    print(f"  report (JSON): {links.get('json')}")
+    print(f"  report (HTML): {links.get('html')}")
+    return 0 if outcome.status == "SUCCEEDED" else 1
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from mlops_local.scheduler import fire_rule
+
+    state = _live_state(args)
+    rule = args.rule or state.outputs["DailyScheduleRuleName"]
+    started = fire_rule(rule, endpoint_url=state.endpoint_url, region="us-east-1")
+    if not started:
+        raise ToolError(f"rule {rule} has no target that could be started")
+    for arn in started:
+        _say(f"fired {rule}: {arn}")
+    if args.wait:
+        sfn, s3, _ = _clients(state)
+        executions = [a for a in started if ":execution:" in a]
+        return max((_follow_and_summarise(state, sfn, s3, a) for a in executions), default=0)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = StackState.load(args.state_dir.resolve())
+    for name, pid in state.pids.items():
+        print(f"  {name:10} pid {pid:<8} {'up' if services.pid_alive(pid) else 'DOWN'}")
+    _print_stack(state)
+    if "StateMachineArn" in state.outputs and services.pid_alive(state.pids.get("emulator", 0)):
+        sfn, _, _ = _clients(state)
+        executions = sfn.list_executions(stateMachineArn=state.outputs["StateMachineArn"], maxResults=5)
+        print("recent executions:")
+        for execution in executions["executions"]:
+            print(f"  {execution['name']:40} {execution['status']}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    state = _live_state(args)
+    output_key = STEP_FUNCTIONS.get(args.step)
+    if output_key is None:
+        raise ToolError(f"unknown step {args.step!r}: one of {', '.join(STEP_FUNCTIONS)}")
+    _, _, logs = _clients(state)
+    group = f"/aws/lambda/{state.outputs[output_key]}"
+    start = int((time.time() - args.since_minutes * 60) * 1000)
+    seen: set[str] = set()
+    while True:
+        try:
+            events = logs.filter_log_events(logGroupName=group, startTime=start)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        for event in sorted(events, key=lambda e: (e["timestamp"], e["eventId"])):
+            if event["eventId"] not in seen:
+                seen.add(event["eventId"])
+                print(event["message"].rstrip("\n"))
+        if not args.follow:
+            if not seen:
+                _say(f"no log lines in {group} in the last {args.since_minutes} minutes")
+            return 0
+        time.sleep(1)
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    """Shell exports for the real clients (aws, awslocal, curl) against the running stack."""
+    state = _live_state(args)
+    exports = {
+        "AWS_ENDPOINT_URL": state.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LOCALSTACK_HOST": f"{state.host}:{state.ports.emulator}",
+        "MLFLOW_TRACKING_URI": state.mlflow_url,
+        "API_URL": state.api_url,
+        "API_KEY": state.api_key,
+        "STATE_MACHINE_ARN": state.outputs.get("StateMachineArn", ""),
+        "DATA_BUCKET": state.outputs.get("DataBucketName", ""),
+        "REPORTS_BUCKET": state.outputs.get("ReportsBucketName", ""),
+    }
+    for key, value in exports.items():
+        print(f"export {key}={value}")
+    return 0
+
+
+# ---------------------------------------------------------------- data
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from mlops_core.data import seed_dataset
+
+    state = _live_state(args)
+    _, s3, _ = _clients(state)
+    config = seed_dataset(s3, state.outputs["DataBucketName"], args.dataset)
+    _say(f"dataset {config.name}: baseline at s3://{state.outputs['DataBucketName']}/{config.baseline_key}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    key = _simulate(_live_state(args), dataset=args.dataset, strength=args.strength, seed=args.seed)
+    print(key)
+    return 0
+
+
+def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | None) -> str:
+    from mlops_core.data import load_dataset_config, read_table, simulate_drift, write_batch
+
+    _, s3, _ = _clients(state)
+    bucket = state.outputs["DataBucketName"]
+    config = load_dataset_config(s3, bucket, dataset)
+    baseline = read_table(s3, bucket, config.baseline_key)
+    batch, info = simulate_drift(baseline, target=config.target, seed=seed, strength=strength)
+    key = write_batch(s3, bucket, dataset, batch, config.format)
+    _say(f"wrote {len(batch)} rows to s3://{bucket}/{key} (seed {info.seed}, strength {strength})")
+    return key
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Three runs in a row: a first promotion, a run without drift, then drift → retrain → gates → decision."""
+    state_dir = args.state_dir.resolve()
+    args.dataset = args.dataset or "iris"
+    started_here = False
+    try:
+        state = StackState.load(state_dir)
+    except StackNotUpError:
+        cmd_up(argparse.Namespace(**{**vars(args), "detach": True}))
+        state = StackState.load(state_dir)
+        started_here = True
+    try:
+        cmd_seed(args)
+        sfn, s3, _ = _clients(state)
+        codes = []
+        plan = [
+            ("1/3 drifted batch, no Production model yet: expect a first promotion", 1.0),
+            ("2/3 batch drawn like the baseline: expect no drift", 0.0),
+            ("3/3 drifted batch: drift → retrain → gates → decision", 1.5),
+        ]
+        from mlops_local import runs
+
+        for title, strength in plan:
+            print(f"\n== run {title}")
+            key = _simulate(state, dataset=args.dataset, strength=strength, seed=None)
+            arn, _ = runs.start_run(sfn, state.outputs["StateMachineArn"], {"batch_key": key})
+            codes.append(_follow_and_summarise(state, sfn, s3, arn))
+        print(f"\nreports: {state.outputs.get('ReportsWebsiteUrl')}/reports/  MLflow: {state.mlflow_url}")
+        return max(codes)
+    finally:
+        if started_here and not args.keep:
+            _stop_all(StackState.load(state_dir))
+            _say("stack stopped (use --keep to leave it running)")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _live_state(args: argparse.Namespace) -> StackState:
+    state = StackState.load(args.state_dir.resolve())
+    emulator = state.pids.get("emulator")
+    if not emulator or not services.pid_alive(emulator):
+        raise StackNotUpError("the emulator is not running: start the stack with `mlops up`")
+    if not state.outputs:
+        raise StackNotUpError("the stack is not deployed: run `mlops deploy`")
+    return state
+
+
+def _print_stack(state: StackState) -> None:
+    print(f"  AWS endpoint   {state.endpoint_url}   (aws --endpoint-url {state.endpoint_url} …, awslocal …)")
+    print(f"  MLflow         {state.mlflow_url}")
+    print(f"  API            {state.api_url}")
+    for key in ("StateMachineArn", "DataBucketName", "ReportsWebsiteUrl"):
+        if key in state.outputs:
+            print(f"  {key:14} {state.outputs[key]}")
+
+
+def _say(message: str) -> None:
+    print(f"mlops: {message}", flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where the local stack keeps state")
+    parser.add_argument("--stack-name", default=DEFAULT_STACK)
+    sub = parser.add_subparsers(dest="command")
+
+    def add(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    up = add("up", cmd_up, "start emulator, deploy the stack, start MLflow and the API; keep the schedule live")
+    up.add_argument("--detach", action="store_true", help="return once everything is up")
+    up.add_argument("--dataset", default=os.environ.get("MLOPS_DATASET", "iris"))
+    add("down", cmd_down, "stop everything `up` started")
+
+    deploy = add("deploy", cmd_deploy, "package and (re)deploy template.yaml")
+    deploy.add_argument("--target", choices=["emulator", "localstack", "aws"], default=None)
+    deploy.add_argument("--endpoint-url", default=None)
+    deploy.add_argument("--image-uri", default=None, help="container image for the aws target")
+    deploy.add_argument("--dataset", default=os.environ.get("MLOPS_DATASET", "iris"))
+    deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
+
+    run = add("run", cmd_run, "start a pipeline execution and follow it")
+    run.add_argument("--input", help="execution input as JSON")
+    run.add_argument("--batch", help="S3 key of the batch to check (default: the newest)")
+    run.add_argument("--no-wait", action="store_true")
+
+    trigger = add("trigger", cmd_trigger, "fire the daily EventBridge rule now")
+    trigger.add_argument("--rule", help="rule name (default: the daily pipeline rule)")
+    trigger.add_argument("--wait", action="store_true", help="follow the execution it starts")
+
+    add("status", cmd_status, "what is running, the stack outputs, recent executions")
+    logs = add("logs", cmd_logs, "a function's CloudWatch log lines")
+    logs.add_argument("step", help=", ".join(STEP_FUNCTIONS))
+    logs.add_argument("--since-minutes", type=float, default=60)
+    logs.add_argument("--follow", "-f", action="store_true")
+    add("env", cmd_env, "print shell exports for aws, awslocal and curl")
+
+    seed = add("seed", cmd_seed, "upload a demo dataset's baseline and config")
+    seed.add_argument("--dataset", default="iris", choices=["iris", "penguins"])
+    simulate = add("simulate", cmd_simulate, "write a new (drifted) batch under current/")
+    simulate.add_argument("--dataset", default="iris")
+    simulate.add_argument("--strength", type=float, default=1.0, help="0 = no drift")
+    simulate.add_argument("--seed", type=int, default=None, help="default: time-based")
+
+    demo = add("demo", cmd_demo, "up, seed, three runs with summaries, down")
+    demo.add_argument("--dataset", default=None)
+    demo.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

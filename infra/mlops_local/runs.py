@@ -1,0 +1,132 @@
+"""Start pipeline executions, follow them state by state, and fetch their reports."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mlops_core import layout
+
+_FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def new_run_name(prefix: str = "run", now: datetime | None = None) -> str:
+    """Execution names are run ids: they start with a UTC timestamp so listing sorts them in time order."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{prefix}-{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class StepEvent:
+    state: str
+    kind: str  # "entered" | "exited" | "failed"
+    at: datetime
+    detail: str = ""
+
+
+@dataclass
+class RunOutcome:
+    execution_arn: str
+    run_id: str
+    status: str
+    seconds: float
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+
+
+def start_run(sfn: Any, state_machine_arn: str, run_input: dict[str, Any], name: str | None = None) -> tuple[str, str]:
+    name = name or new_run_name()
+    response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(run_input))
+    return response["executionArn"], name
+
+
+def follow(
+    sfn: Any,
+    execution_arn: str,
+    *,
+    poll_seconds: float = 0.5,
+    timeout_seconds: float = 3600,
+    on_event: Callable[[StepEvent], None] | None = None,
+) -> RunOutcome:
+    """Poll the execution history, reporting each state as it is entered and left, until the run ends."""
+    started = time.monotonic()
+    seen = 0
+    while True:
+        events = list(_history(sfn, execution_arn))
+        for event in events[seen:]:
+            step = _step_event(event)
+            if step and on_event:
+                on_event(step)
+        seen = len(events)
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] in _FINAL:
+            # Events can land after the status flips; read the tail once more.
+            for event in list(_history(sfn, execution_arn))[seen:]:
+                step = _step_event(event)
+                if step and on_event:
+                    on_event(step)
+            output = json.loads(described["output"]) if described.get("output") else None
+            return RunOutcome(
+                execution_arn=execution_arn,
+                run_id=described["name"],
+                status=described["status"],
+                seconds=time.monotonic() - started,
+                output=output,
+                error=described.get("error"),
+                cause=described.get("cause"),
+            )
+        if time.monotonic() - started > timeout_seconds:
+            raise TimeoutError(f"execution {execution_arn} still running after {timeout_seconds:.0f} s")
+        time.sleep(poll_seconds)
+
+
+def _history(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
+    token = None
+    while True:
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.get_execution_history(**kwargs)
+        yield from page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def _step_event(event: dict[str, Any]) -> StepEvent | None:
+    kind = event["type"]
+    at = event["timestamp"]
+    if kind.endswith("StateEntered"):
+        return StepEvent(event["stateEnteredEventDetails"]["name"], "entered", at)
+    if kind.endswith("StateExited"):
+        return StepEvent(event["stateExitedEventDetails"]["name"], "exited", at)
+    if kind in ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed", "TaskTimedOut"):
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        return StepEvent("", "failed", at, f"{details.get('error', '')}: {_short_cause(details.get('cause'))}")
+    return None
+
+
+def _short_cause(cause: str | None) -> str:
+    if not cause:
+        return ""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause[:300]
+    return str(parsed.get("errorMessage", cause))[:300] if isinstance(parsed, dict) else cause[:300]
+
+
+def fetch_report(s3: Any, reports_bucket: str, run_id: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        body = s3.get_object(Bucket=reports_bucket, Key=layout.report_json_key(run_id))["Body"].read()
+    except ClientError:
+        return None
+    return json.loads(body)

@@ -1,0 +1,252 @@
+"""The local stack's processes: the emulator, the MLflow tracking server and `chalice local`.
+
+Each runs as its own process group, logs to <state>/logs/<name>.log, and is recorded in <state>/stack.json so
+`mlops status` and `mlops down` find it from another shell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mlops_local.errors import MissingDependencyError, PortInUseError, StackNotUpError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED_LIBRARY = REPO_ROOT / "layers" / "shared" / "python"
+APP_DIR = REPO_ROOT / "app"
+EMULATED_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+@dataclass
+class Ports:
+    emulator: int = 4566
+    mlflow: int = 5000
+    api: int = 8000
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        return cls(
+            emulator=int(os.environ.get("MLOPS_EMULATOR_PORT", 4566)),
+            mlflow=int(os.environ.get("MLOPS_MLFLOW_PORT", 5000)),
+            api=int(os.environ.get("MLOPS_API_PORT", 8000)),
+        )
+
+
+@dataclass
+class StackState:
+    """What `mlops up` started: enough for another shell to find and stop it."""
+
+    state_dir: str
+    ports: Ports
+    host: str = "127.0.0.1"
+    pids: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    api_key: str = ""
+    stack_name: str = "mlops-pipeline"
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.ports.emulator}"
+
+    @property
+    def mlflow_url(self) -> str:
+        return f"http://{self.host}:{self.ports.mlflow}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.ports.api}"
+
+    def save(self) -> None:
+        path = Path(self.state_dir) / "stack.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, state_dir: Path) -> StackState:
+        path = state_dir / "stack.json"
+        if not path.exists():
+            raise StackNotUpError("the stack is not up: run `mlops up` (or `make demo`) first")
+        raw = json.loads(path.read_text())
+        raw["ports"] = Ports(**raw["ports"])
+        return cls(**raw)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def require_free_ports(host: str, ports: Ports) -> None:
+    for name, port in asdict(ports).items():
+        if not port_is_free(host, port):
+            variable = f"MLOPS_{name.upper()}_PORT"
+            raise PortInUseError(
+                f"port {port} ({name}) on {host} is already in use: stop what holds it "
+                f"(`mlops down`, or `lsof -i :{port}`) or choose another port with {variable}"
+            )
+
+
+def spawn(name: str, command: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path | None = None) -> int:
+    """Start a long-running service in its own session, so it outlives the command that started it."""
+    log_dir = state_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child, closed below
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise MissingDependencyError(f"{command[0]} is not installed: run `make setup`") from exc
+    finally:
+        log_file.close()
+    return process.pid
+
+
+def wait_http(url: str, *, timeout: float, name: str, pid: int | None, state_dir: Path) -> None:
+    """Wait until the URL answers at all (any HTTP status); fail fast if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid is not None and not pid_alive(pid):
+            raise StackNotUpError(f"{name} exited while starting: see {state_dir / 'logs' / (name + '.log')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            time.sleep(0.3)
+    raise StackNotUpError(f"{name} did not answer at {url} within {timeout:.0f} s: see its log in {state_dir}/logs")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still "exists"; reap it if it is ours.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def stop_pid(pid: int, *, grace: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after the grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def base_env(state: StackState) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(EMULATED_CREDENTIALS)
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env["AWS_ENDPOINT_URL"] = state.endpoint_url
+    env["MLFLOW_S3_ENDPOINT_URL"] = state.endpoint_url
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_emulator(state: StackState) -> int:
+    state_dir = Path(state.state_dir)
+    command = [
+        sys.executable,
+        "-m",
+        "mlops_local.emulator",
+        "--host",
+        state.host,
+        "--port",
+        str(state.ports.emulator),
+        "--state-dir",
+        str(state_dir / "emulator"),
+    ]
+    env = base_env(state)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "infra"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    pid = spawn("emulator", command, state_dir=state_dir, env=env)
+    wait_http(f"{state.endpoint_url}/moto-api/", timeout=60, name="emulator", pid=pid, state_dir=state_dir)
+    return pid
+
+
+def start_mlflow(state: StackState, artifacts_bucket: str) -> int:
+    state_dir = Path(state.state_dir)
+    database = (state_dir / "mlflow.db").resolve()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        state.host,
+        "--port",
+        str(state.ports.mlflow),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{database}",
+        # The server proxies artifacts, so clients need no S3 credentials of their own.
+        "--serve-artifacts",
+        "--artifacts-destination",
+        f"s3://{artifacts_bucket}/mlflow",
+    ]
+    pid = spawn("mlflow", command, state_dir=state_dir, env=base_env(state))
+    wait_http(f"{state.mlflow_url}/health", timeout=120, name="mlflow", pid=pid, state_dir=state_dir)
+    return pid
+
+
+def api_environment(state: StackState) -> dict[str, str]:
+    """What the Chalice app reads: the same variables template.yaml gives ApiFunction."""
+    outputs = state.outputs
+    env = base_env(state)
+    env.update(
+        MLFLOW_TRACKING_URI=state.mlflow_url,
+        AB_TABLE=outputs["AbTableName"],
+        REPORTS_BUCKET=outputs["ReportsBucketName"],
+        DATA_BUCKET=outputs["DataBucketName"],
+        ARTIFACTS_BUCKET=outputs["ArtifactsBucketName"],
+        REPORTS_WEBSITE_URL=outputs.get("ReportsWebsiteUrl", ""),
+        API_KEY=state.api_key,
+        PYTHONPATH=os.pathsep.join([str(SHARED_LIBRARY), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    return env
+
+
+def start_api(state: StackState) -> int:
+    state_dir = Path(state.state_dir)
+    chalice = Path(sys.executable).with_name("chalice")
+    if not chalice.exists():
+        raise MissingDependencyError("chalice is not installed in this environment: run `make setup`")
+    command = [str(chalice), "local", "--host", state.host, "--port", str(state.ports.api), "--no-autoreload"]
+    pid = spawn("api", command, state_dir=state_dir, env=api_environment(state), cwd=APP_DIR)
+    wait_http(f"{state.api_url}/health", timeout=90, name="api", pid=pid, state_dir=state_dir)
+    return pid

@@ -1,0 +1,91 @@
+"""Where a deploy goes: the embedded emulator, LocalStack or AWS, picked by MLOPS_TARGET or --target."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from mlops_local.errors import DeployError
+
+TARGET_ENV = "MLOPS_TARGET"
+DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
+# The emulator and LocalStack accept any credentials; real ones must never be sent to them by accident.
+_EMULATED_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+_IMAGE_ONLY_DROPPED = ("CodeUri", "Handler", "Runtime", "Layers")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # "emulator" | "localstack" | "aws"
+    endpoint_url: str | None
+    region: str
+    deploy_bucket: str
+    image_uri: str | None = None
+
+    @property
+    def emulated(self) -> bool:
+        return self.endpoint_url is not None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        kwargs: dict[str, Any] = {"region_name": self.region}
+        if self.emulated:
+            kwargs.update(endpoint_url=self.endpoint_url, **_EMULATED_CREDENTIALS)
+        return boto3.client(service, **kwargs)
+
+    def prepare_template(self, template: dict[str, Any]) -> dict[str, Any]:
+        if self.name == "aws":
+            if not self.image_uri:
+                raise DeployError("the aws target ships functions as one container image: pass --image-uri")
+            return to_image_functions(template, self.image_uri)
+        return template
+
+
+def resolve_target(
+    name: str | None = None, *, endpoint_url: str | None = None, image_uri: str | None = None
+) -> Target:
+    """An explicit argument beats MLOPS_TARGET, which beats the default (the embedded emulator)."""
+    chosen = name or os.environ.get(TARGET_ENV) or "emulator"
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    if chosen in ("emulator", "localstack"):
+        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
+        return Target(chosen, endpoint.rstrip("/"), region, "mlops-deployment-artifacts")
+    if chosen == "aws":
+        import boto3
+
+        account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+        return Target("aws", None, region, f"mlops-deployment-{account}-{region}", image_uri)
+    raise DeployError(f"unknown target {chosen!r}: use emulator, localstack or aws")
+
+
+def to_image_functions(template: dict[str, Any], image_uri: str) -> dict[str, Any]:
+    """Rewrite zip functions that carry Docker metadata into image functions of one shared image.
+
+    The image (Dockerfile at the root) holds functions/, app/ and the shared library under the task root, so a
+    handler `app.lambda_handler` in `functions/<step>/` becomes `functions.<step>.app.lambda_handler`.
+    """
+    result = copy.deepcopy(template)
+    function_globals = result.get("Globals", {}).get("Function", {})
+    for key in _IMAGE_ONLY_DROPPED:
+        function_globals.pop(key, None)
+    default_handler = template.get("Globals", {}).get("Function", {}).get("Handler")
+    for logical_id, resource in result.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function" or "Dockerfile" not in resource.get(
+            "Metadata", {}
+        ):
+            continue
+        props = resource["Properties"]
+        code_dir = str(props.get("CodeUri", "")).strip("/")
+        handler = props.get("Handler", default_handler)
+        if not code_dir or not handler:
+            raise DeployError(f"{logical_id}: image packaging needs CodeUri and Handler")
+        module_prefix = code_dir.replace("/", ".")
+        for key in _IMAGE_ONLY_DROPPED:
+            props.pop(key, None)
+        props["PackageType"] = "Image"
+        props["ImageUri"] = image_uri
+        props["ImageConfig"] = {"Command": [f"{module_prefix}.{handler}"]}
+    return result
