@@ -44,9 +44,7 @@ class Target:
         return template
 
 
-def resolve_target(
-    name: str | None = None, *, endpoint_url: str | None = None, image_uri: str | None = None
-) -> Target:
+def resolve_target(name: str | None = None, *, endpoint_url: str | None = None, image_uri: str | None = None) -> Target:
     """An explicit argument beats MLOPS_TARGET, which beats the default (the embedded emulator)."""
     chosen = name or os.environ.get(TARGET_ENV) or "emulator"
     region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
@@ -73,9 +71,7 @@ def to_image_functions(template: dict[str, Any], image_uri: str) -> dict[str, An
         function_globals.pop(key, None)
     default_handler = template.get("Globals", {}).get("Function", {}).get("Handler")
     for logical_id, resource in result.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Serverless::Function" or "Dockerfile" not in resource.get(
-            "Metadata", {}
-        ):
+        if resource.get("Type") != "AWS::Serverless::Function" or "Dockerfile" not in resource.get("Metadata", {}):
             continue
         props = resource["Properties"]
         code_dir = str(props.get("CodeUri", "")).strip("/")

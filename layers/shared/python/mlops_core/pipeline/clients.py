@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def client(service: str) -> Any:
     import boto3
 
