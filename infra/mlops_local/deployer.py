@@ -55,7 +55,7 @@ def load_template(path: Path) -> dict[str, Any]:
     from cfnlint.decode import cfn_yaml
 
     try:
-        parsed = cfn_yaml.loads(path.read_text(), filename=str(path))
+        parsed = cfn_yaml.loads(path.read_text(), str(path))
     except Exception as exc:  # cfn-lint raises its own parse errors; the message is what a user needs
         raise DeployError(f"{path}: cannot parse template: {exc}") from exc
     # cfn-lint's nodes carry line marks; a plain JSON round trip gives ordinary dicts the translator accepts.
@@ -120,16 +120,26 @@ def _upload_code(base_dir: Path, uri: Any, logical_id: str, s3: Any, bucket: str
     return f"s3://{bucket}/{key}"
 
 
-def transform(template: dict[str, Any], parameters: dict[str, str], iam: Any) -> dict[str, Any]:
+def transform(template: dict[str, Any], parameters: dict[str, str], iam: Any, region: str) -> dict[str, Any]:
+    import boto3
     from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
     from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
-    from samtranslator.translator.transform import transform as sam_transform
+    from samtranslator.translator.translator import Translator
+    from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
+    fragment = copy.deepcopy(template)
+    values = dict(parameters)
+    to_py27_compatible_template(fragment, values)
+    # The session gives the translator the target's region for ARNs and pseudo parameters.
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    loader = ManagedPolicyLoader(iam)
     try:
-        return sam_transform(copy.deepcopy(template), dict(parameters), ManagedPolicyLoader(iam))
+        translated = translator.translate(fragment, parameter_values=values, get_managed_policy_map=loader.load)
     except InvalidDocumentException as exc:
         causes = "; ".join(str(cause) for cause in exc.causes)
         raise DeployError(f"template.yaml is not valid SAM: {causes}") from exc
+    return undo_mark_unicode_str_in_template(translated)
 
 
 def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
@@ -160,7 +170,7 @@ def deploy(
     template = load_template(template_path)
     template = target.prepare_template(template)
     packaged, uploaded = package_template(template, template_path.parent, s3, target.deploy_bucket)
-    transformed = transform(packaged, parameters or {}, iam)
+    transformed = transform(packaged, parameters or {}, iam, target.region)
 
     body = json.dumps(transformed)
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()]

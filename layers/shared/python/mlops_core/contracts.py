@@ -26,14 +26,14 @@ class DriftOutput(TypedDict):
     batch_rows: int
     reference_key: str
     reference_rows: int
-    profile_key: str
+    profile_prefix: str  # where the baseline's reference profile and report sample live
     detected: bool
     share_of_drifted_columns: float
     number_of_drifted_columns: int
     number_of_columns: int
     drift_share: float
     columns: dict[str, ColumnDrift]
-    report_key: str  # Evidently HTML in the data bucket
+    report_key: str  # Evidently HTML, in the reports bucket beside the run report
     report_sampled: bool
     report_rows: int
 

@@ -24,12 +24,9 @@ def current_prefix(dataset: str) -> str:
     return f"datasets/{dataset}/current/"
 
 
-def profile_key(dataset: str, baseline_etag: str) -> str:
-    return f"profiles/{dataset}/{baseline_etag.strip(chr(34))}.json"
-
-
-def drift_report_key(run_id: str) -> str:
-    return f"drift/{run_id}/report.html"
+def profile_prefix(dataset: str, baseline_etag: str) -> str:
+    """The baseline's reference profile lives under its ETag: a new baseline gets a new profile, never an edit."""
+    return f"profiles/{dataset}/{baseline_etag.strip(chr(34))}/"
 
 
 def split_key(run_id: str, part: str) -> str:
@@ -47,3 +44,8 @@ def report_json_key(run_id: str) -> str:
 
 def report_html_key(run_id: str) -> str:
     return f"reports/{run_id}/report.html"
+
+
+def drift_report_key(run_id: str) -> str:
+    """Evidently's HTML sits beside the run report, so the reports website serves both."""
+    return f"reports/{run_id}/drift_report.html"

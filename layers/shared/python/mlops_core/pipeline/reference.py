@@ -1,0 +1,113 @@
+"""The baseline's reference: computed once per baseline object and stored in S3, read back on every run.
+
+A profile holds what the drift tests need from the baseline (exact, see mlops_core.drift), plus a bounded
+sample that Evidently's HTML report compares against, plus the baseline's column types and labels for batch
+validation. Its key carries the baseline's ETag, so replacing the baseline yields a new profile.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops_core import layout
+from mlops_core.data import DatasetConfig, column_kinds, dtypes_of, put_once, read_frame
+from mlops_core.exceptions import NotFoundError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_core.drift import ReferenceProfile
+
+_FORMAT_VERSION = 1
+
+
+@dataclass
+class Reference:
+    prefix: str
+    rows: int
+    dtypes: dict[str, str]
+    kinds: dict[str, str]  # column -> "num" | "cat"
+    labels: list[str]
+    profile: ReferenceProfile
+    sample: pd.DataFrame
+
+    @property
+    def numerical(self) -> list[str]:
+        return [c for c, k in self.kinds.items() if k == "num"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c for c, k in self.kinds.items() if k == "cat"]
+
+
+def load_or_build(s3: Any, bucket: str, config: DatasetConfig, *, sample_rows: int, seed: int = 0) -> Reference:
+    """The stored reference for the current baseline, computing and storing it on first use."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = s3.head_object(Bucket=bucket, Key=config.baseline_key)
+    except ClientError as exc:
+        raise NotFoundError(f"baseline s3://{bucket}/{config.baseline_key} does not exist") from exc
+    # The format version is part of the key, so a profile written by older code is never misread.
+    prefix = f"{layout.profile_prefix(config.name, head['ETag'])}v{_FORMAT_VERSION}/"
+    try:
+        return _load(s3, bucket, prefix)
+    except NotFoundError:
+        pass
+    baseline = read_frame(s3, bucket, config.baseline_key, categorical=config.categorical or [])
+    reference = build(baseline, config, prefix=prefix, sample_rows=sample_rows, seed=seed)
+    _store(s3, bucket, reference)
+    return reference
+
+
+def build(baseline: pd.DataFrame, config: DatasetConfig, *, prefix: str, sample_rows: int, seed: int) -> Reference:
+    from mlops_core.drift import build_profile
+
+    dtypes = dtypes_of(baseline)
+    kinds = dict(column_kinds(config, dtypes))
+    kinds[config.target] = "cat"  # classification labels are categories, whatever their dtype
+    columns = list(kinds)
+    numerical = [c for c in columns if kinds[c] == "num"]
+    categorical = [c for c in columns if kinds[c] == "cat" and c != config.target]
+    profile = build_profile(baseline[columns], target=config.target, numerical=numerical, categorical=categorical)
+    sample = baseline[columns]
+    if len(sample) > sample_rows:
+        sample = sample.sample(n=sample_rows, random_state=seed).sort_index()
+    labels = sorted({str(v) for v in baseline[config.target].dropna().unique()})
+    return Reference(prefix, len(baseline), dtypes, kinds, labels, profile, sample)
+
+
+def _store(s3: Any, bucket: str, reference: Reference) -> None:
+    meta = {
+        "rows": reference.rows,
+        "dtypes": reference.dtypes,
+        "kinds": reference.kinds,
+        "labels": reference.labels,
+    }
+    sample = io.BytesIO()
+    reference.sample.to_parquet(sample, index=False)
+    # Two runs may build the same profile at once; put_once accepts the twin and refuses anything else.
+    put_once(s3, bucket, reference.prefix + "profile.bin", reference.profile.to_bytes(), same=lambda _: True)
+    put_once(s3, bucket, reference.prefix + "sample.parquet", sample.getvalue(), same=lambda _: True)
+    # meta.json last: its presence means the profile is complete.
+    put_once(s3, bucket, reference.prefix + "meta.json", json.dumps(meta).encode(), same=lambda _: True)
+
+
+def _load(s3: Any, bucket: str, prefix: str) -> Reference:
+    import pandas as pd
+
+    from mlops_core.drift import ReferenceProfile
+
+    def get(name: str) -> bytes:
+        try:
+            return s3.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            raise NotFoundError(f"s3://{bucket}/{prefix}{name} does not exist") from None
+
+    meta = json.loads(get("meta.json"))
+    profile = ReferenceProfile.from_bytes(get("profile.bin"))
+    sample = pd.read_parquet(io.BytesIO(get("sample.parquet")))
+    return Reference(prefix, meta["rows"], meta["dtypes"], meta["kinds"], meta["labels"], profile, sample)
