@@ -1,0 +1,369 @@
+"""The pipeline report as JSON: a pure function of the run state that Step Functions hands to generate_report.
+
+Each step's section is read tolerantly: a report is most needed when a run went wrong, so a partial section
+still yields a report (missing figures show as null). The envelope (run id, section types) is checked
+strictly because it names S3 keys and drives the status.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from mlops_core.contracts import RunState
+from mlops_core.exceptions import InvalidRequestError
+from mlops_core.layout import is_safe_id, report_html_key, report_json_key
+from mlops_core.report.chart import is_finite
+
+Status = Literal["promoted", "blocked", "no_drift", "failed"]
+
+REPORT_KEYS = (
+    "run_id",
+    "timestamp",
+    "status",
+    "execution_arn",
+    "dataset",
+    "drift",
+    "training",
+    "evaluation",
+    "statistical_test",
+    "promotion",
+    "ab_testing_api",
+    "error",
+    "links",
+    "summary",
+)
+_SECTIONS = ("drift", "training", "evaluation", "ab_test", "promotion", "error")
+
+# The steps write reasons as codes; people read sentences.
+REASONS = {
+    "significant_improvement": "the candidate is significantly better",
+    "not_significant": "the candidate's improvement is not statistically significant",
+    "no_production_model": "no Production model yet",
+    "staging_not_worse": "Staging scored at least as well as Production in the A/B test",
+    "staging_worse": "Staging scored below Production in the A/B test",
+}
+
+
+@dataclass(frozen=True)
+class ReportLinks:
+    """Where a reader goes next; None when there is nothing to link (e.g. no MLflow run on a no-drift day)."""
+
+    json: str | None = None
+    html: str | None = None
+    drift_report: str | None = None
+    mlflow_run: str | None = None
+    mlflow_model: str | None = None
+
+
+def report_links(
+    state: RunState,
+    *,
+    reports_base_url: str | None = None,
+    mlflow_ui_url: str | None = None,
+    drift_report_url: str | None = None,
+) -> ReportLinks:
+    """Links for a run: absolute under the reports website when its URL is known, else relative to the page.
+
+    The report JSON and HTML sit side by side under reports/<run_id>/, so the relative names always resolve.
+    """
+    run_id = _run_id(state)
+    training = _section(state, "training") or {}
+    if reports_base_url:
+        base = reports_base_url.rstrip("/")
+        json_url, html_url = f"{base}/{report_json_key(run_id)}", f"{base}/{report_html_key(run_id)}"
+    else:
+        json_url, html_url = "report.json", "report.html"
+    mlflow_run = mlflow_model = None
+    if mlflow_ui_url:
+        ui = mlflow_ui_url.rstrip("/")
+        if training.get("mlflow_run_id"):
+            mlflow_run = f"{ui}/#/runs/{training['mlflow_run_id']}"
+        if training.get("model_name") and training.get("model_version"):
+            mlflow_model = f"{ui}/#/models/{training['model_name']}/versions/{training['model_version']}"
+    return ReportLinks(json_url, html_url, drift_report_url, mlflow_run, mlflow_model)
+
+
+def derive_status(state: RunState) -> Status:
+    """The one place a run's outcome is decided: failure wins, then promotion, then whether drift was found.
+
+    A run with neither a drift result nor an error cannot have reached the report: InvalidRequestError.
+    """
+    if _section(state, "error") is not None:
+        return "failed"
+    promotion = _section(state, "promotion")
+    if promotion is not None and promotion.get("promoted") is True:
+        return "promoted"
+    drift = _section(state, "drift")
+    if drift is None:
+        raise InvalidRequestError("run state has neither a drift result nor an error", field="drift")
+    if not drift.get("detected"):
+        return "no_drift"
+    return "blocked"
+
+
+def parse_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    """The Catch result {"Error", "Cause"}; Cause is often the Lambda error payload serialized as JSON."""
+    name = error.get("Error")
+    cause = error.get("Cause")
+    payload: Any = cause
+    if isinstance(cause, str):
+        try:
+            payload = json.loads(cause)
+        except ValueError:
+            payload = cause
+    if isinstance(payload, Mapping) and ("errorMessage" in payload or "errorType" in payload):
+        trace = payload.get("stackTrace")
+        return {
+            "error": _text(name),
+            "type": _text(payload.get("errorType")) or _text(name),
+            "message": _text(payload.get("errorMessage")) or "",
+            "stack_trace": [_text(line) for line in trace] if isinstance(trace, list) else None,
+        }
+    # States.Timeout, States.Runtime and friends carry a plain-text cause, or none.
+    message = cause if isinstance(cause, str) else ("" if cause is None else json.dumps(cause, default=str))
+    return {"error": _text(name), "type": _text(name), "message": message, "stack_trace": None}
+
+
+def build_report(state: RunState, *, now: datetime, links: ReportLinks) -> dict[str, Any]:
+    """The report: every key of REPORT_KEYS present (null when a step did not run), JSON-safe, floats finite.
+
+    Raises InvalidRequestError for a malformed run state and ValueError for a naive `now`.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    run_id = _run_id(state)
+    execution_arn = state.get("execution_arn")
+    if execution_arn is not None and not isinstance(execution_arn, str):
+        raise InvalidRequestError("execution_arn must be a string", field="execution_arn")
+    status = derive_status(state)
+    drift = _section(state, "drift")
+    training = _section(state, "training")
+    evaluation = _section(state, "evaluation")
+    ab_test = _section(state, "ab_test")
+    promotion = _section(state, "promotion")
+    raw_error = _section(state, "error")
+    error = parse_error(raw_error) if raw_error is not None else None
+    statistical_test = _mapping_or_none(evaluation, "statistical_test")
+    # The test has its own top-level key; keeping it in evaluation too would ship the histogram twice.
+    evaluation_only = None
+    if evaluation is not None:
+        evaluation_only = {k: v for k, v in evaluation.items() if k != "statistical_test"}
+    if drift is not None and not isinstance(drift.get("columns", {}), Mapping):
+        raise InvalidRequestError("drift.columns must map column names to results", field="drift.columns")
+
+    report = {
+        "run_id": run_id,
+        "timestamp": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "status": status,
+        "execution_arn": execution_arn,
+        "dataset": _dataset(state, drift),
+        "drift": drift,
+        "training": training,
+        "evaluation": evaluation_only,
+        "statistical_test": statistical_test,
+        "promotion": promotion,
+        "ab_testing_api": ab_test,
+        "error": error,
+        "links": asdict(links),
+        "summary": summary_lines(status, drift, training, evaluation, statistical_test, ab_test, promotion, error),
+    }
+    return _json_safe(report, "report")
+
+
+def summary_lines(
+    status: Status,
+    drift: Mapping[str, Any] | None,
+    training: Mapping[str, Any] | None,
+    evaluation: Mapping[str, Any] | None,
+    statistical_test: Mapping[str, Any] | None,
+    ab_test: Mapping[str, Any] | None,
+    promotion: Mapping[str, Any] | None,
+    error: Mapping[str, Any] | None,
+) -> list[str]:
+    """One human line per step that ran, then the decision on Production."""
+    lines = []
+    if drift is not None:
+        lines.append(_drift_line(drift))
+    if training is not None or evaluation is not None:
+        lines.append(_candidate_line(training or {}, evaluation))
+    if statistical_test is not None:
+        lines.append(_bootstrap_line(statistical_test))
+    elif evaluation is not None:
+        lines.append(f"Bootstrap test skipped: {reason_text(evaluation.get('reason'))}")
+    if ab_test is not None:
+        lines.append(_ab_line(ab_test))
+    if error is not None:
+        lines.append(f"Run failed: {error['type'] or 'error'}: {error['message'] or 'no message'}")
+    if status == "promoted" and promotion is not None:
+        line = f"Promoted {version_label(promotion.get('new_version'))} to Production"
+        if promotion.get("previous_version"):
+            line += f" (replacing {version_label(promotion['previous_version'])})"
+        if promotion.get("reason"):
+            line += f": {reason_text(promotion['reason'])}"
+        lines.append(line)
+    else:
+        lines.append(f"Production untouched: {_untouched_reason(status, evaluation, promotion)}")
+    return lines
+
+
+def reason_text(reason: Any) -> str:
+    if reason is None or reason == "":
+        return "no reason given"
+    return REASONS.get(str(reason), str(reason))
+
+
+def format_number(value: Any, digits: int = 3, *, signed: bool = False) -> str:
+    """A metric for people; "n/a" for missing or non-finite values."""
+    if not is_finite(value):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def format_share(share: Any) -> str:
+    """A share as a percent, with a decimal only when rounding would hide the difference (49.9% vs 50%)."""
+    if not is_finite(share):
+        return "n/a"
+    percent = share * 100
+    return f"{percent:.0f}%" if abs(percent - round(percent)) < 1e-9 else f"{percent:.1f}%"
+
+
+def confidence_label(confidence: Any) -> str:
+    """ "95%" for 0.95; the contract's default level when the figure is missing."""
+    return format_share(confidence) if is_finite(confidence) else "95%"
+
+
+def _drift_line(drift: Mapping[str, Any]) -> str:
+    columns = drift.get("columns")
+    total = drift.get("number_of_columns")
+    if total is None and isinstance(columns, Mapping):
+        total = len(columns)
+    head, comparison = ("Drift detected", "≥") if drift.get("detected") else ("No drift", "<")
+    return (
+        f"{head}: {drift.get('number_of_drifted_columns', 'n/a')} of {total if total is not None else 'n/a'} "
+        f"columns ({format_share(drift.get('share_of_drifted_columns'))}) {comparison} "
+        f"{format_share(drift.get('drift_share'))}"
+    )
+
+
+def _candidate_line(training: Mapping[str, Any], evaluation: Mapping[str, Any] | None) -> str:
+    version = training.get("model_version") or (evaluation or {}).get("staging_version")
+    name = f"Candidate {version_label(version)}"
+    if training.get("algorithm"):
+        name += f" ({training['algorithm']})"
+    if evaluation is None:
+        cv = (training.get("metrics") or {}).get("f1_macro")
+        return f"{name} cross-validated F1-macro {format_number(cv)}; not evaluated on held-out rows"
+    staging_f1 = (evaluation.get("staging_metrics") or {}).get("f1_macro")
+    if evaluation.get("production_version") is None:
+        return f"{name} F1-macro {format_number(staging_f1)}; no Production model to compare"
+    production_f1 = (evaluation.get("production_metrics") or {}).get("f1_macro")
+    return (
+        f"{name} F1-macro {format_number(staging_f1)} vs Production "
+        f"{version_label(evaluation['production_version'])} {format_number(production_f1)}"
+    )
+
+
+def _bootstrap_line(test: Mapping[str, Any]) -> str:
+    p_value = test.get("p_value")
+    small = is_finite(p_value) and 0 < p_value < 0.001
+    p_text = "p < 0.001" if small else f"p = {format_number(p_value)}"
+    level = confidence_label(test.get("confidence"))
+    verdict = "significant" if test.get("significant") else "not significant"
+    return (
+        f"Bootstrap ΔF1 {format_number(test.get('observed_delta'), signed=True)}, {level} CI "
+        f"[{format_number(test.get('ci_low'))}, {format_number(test.get('ci_high'))}], {p_text}: {verdict}"
+    )
+
+
+def _ab_line(ab_test: Mapping[str, Any]) -> str:
+    f1 = ab_test.get("f1_macro") or {}
+    requests = ab_test.get("requests") or {}
+    errors = sum(v for v in (ab_test.get("errors") or {}).values() if isinstance(v, int))
+    line = (
+        f"A/B via API: staging F1 {format_number(f1.get('staging'), 2)} (n={requests.get('staging', 0)}) vs "
+        f"production {format_number(f1.get('production'), 2)} (n={requests.get('production', 0)})"
+    )
+    if errors:
+        line += f", {errors} failed requests"
+    return f"{line}: {'passed' if ab_test.get('passed') else 'failed'}"
+
+
+def _untouched_reason(status: Status, evaluation: Mapping[str, Any] | None, promotion: Mapping[str, Any] | None) -> str:
+    if status == "failed":
+        return "the run failed"
+    if status == "no_drift":
+        return "no drift detected"
+    if promotion is not None:
+        return reason_text(promotion.get("reason"))
+    if evaluation is not None and not evaluation.get("passed"):
+        return reason_text(evaluation.get("reason"))
+    return "the promotion step did not run"
+
+
+def _dataset(state: RunState, drift: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    given = state.get("input") if isinstance(state.get("input"), Mapping) else {}
+    drift = drift or {}
+    dataset = {
+        "name": drift.get("dataset") or given.get("dataset"),
+        "batch_key": drift.get("batch_key") or given.get("batch_key"),
+        "batch_rows": drift.get("batch_rows"),
+        "reference_key": drift.get("reference_key"),
+        "reference_rows": drift.get("reference_rows"),
+    }
+    return dataset if any(v is not None for v in dataset.values()) else None
+
+
+def _run_id(state: RunState) -> str:
+    if not isinstance(state, Mapping):
+        raise InvalidRequestError("the run state must be a JSON object")
+    run_id = state.get("run_id")
+    if not isinstance(run_id, str) or not is_safe_id(run_id):
+        raise InvalidRequestError(f"run_id {run_id!r} is not a safe identifier", field="run_id")
+    return run_id
+
+
+def _section(state: RunState, key: str) -> dict[str, Any] | None:
+    if key not in _SECTIONS:
+        raise KeyError(key)
+    value = state.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidRequestError(f"run state section {key!r} must be an object", field=key)
+    return dict(value)
+
+
+def _mapping_or_none(section: Mapping[str, Any] | None, key: str) -> dict[str, Any] | None:
+    value = (section or {}).get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidRequestError(f"{key} must be an object", field=key)
+    return dict(value)
+
+
+def _json_safe(value: Any, where: str) -> Any:
+    """A deep copy fit for json.dumps(allow_nan=False): non-finite floats become null."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise InvalidRequestError(f"{where} holds a {type(value).__name__}, which JSON cannot carry", field=where)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def version_label(version: Any) -> str:
+    """ "v4" for version "4"."""
+    return f"v{version}" if version not in (None, "") else "unknown version"

@@ -1,0 +1,372 @@
+"""The pipeline report as one self-contained HTML page: inline CSS and SVG, no script, no external resource.
+
+Everything that comes from data or input passes through `_e` (html.escape, quotes included) and every link
+through `safe_url`, so a column named `<script>` shows as text and a `javascript:` URL never becomes a link.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from mlops_core.exceptions import InvalidRequestError
+from mlops_core.report.build import (
+    REPORT_KEYS,
+    confidence_label,
+    format_number,
+    format_share,
+    reason_text,
+    version_label,
+)
+from mlops_core.report.chart import is_finite, render_bootstrap_svg
+
+METRIC_LABELS = {
+    "accuracy": "Accuracy",
+    "precision_macro": "Precision (macro)",
+    "recall_macro": "Recall (macro)",
+    "f1_macro": "F1 (macro)",
+}
+_NOT_PROMOTING = {"no_drift": "no drift, so no candidate", "failed": "the run failed"}
+STATUS_LABELS = {
+    "promoted": "Promoted",
+    "blocked": "Blocked",
+    "no_drift": "No drift",
+    "failed": "Failed",
+}
+
+_CSS = """
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f4f5f7; color: #1f2328;
+  font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+main { max-width: 1040px; margin: 0 auto; padding: 24px; }
+header { display: flex; flex-wrap: wrap; align-items: center; gap: 12px 20px; margin-bottom: 16px; }
+h1 { font-size: 22px; margin: 0; }
+h2 { font-size: 17px; margin: 0 0 10px; }
+section { background: #fff; border: 1px solid #d8dee4; border-radius: 8px; padding: 16px 20px;
+  margin: 14px 0; }
+.badge { display: inline-block; padding: 3px 12px; border-radius: 999px; font-weight: 600; color: #fff;
+  letter-spacing: .02em; }
+.status-promoted { background: #1a7f37; } .status-blocked { background: #bf8700; }
+.status-no_drift { background: #0969da; } .status-failed { background: #cf222e; }
+.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; color: #57606a; }
+.meta dt { font-weight: 600; } .meta dd { margin: 0; overflow-wrap: anywhere; }
+ul.summary { margin: 0; padding-left: 20px; font-size: 15px; } ul.summary li { margin: 3px 0; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid #eaeef2; overflow-wrap: anywhere; }
+th { background: #f6f8fa; font-weight: 600; }
+td.num, th.num { text-align: right; }
+tr.drifted td { background: #fff1e5; } tr.drifted td.verdict { color: #bc4c00; font-weight: 600; }
+.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 600; }
+.not-run { color: #57606a; font-style: italic; margin: 0; }
+.note { color: #57606a; font-size: 13px; }
+.error-box { border-color: #cf222e; background: #ffebe9; }
+.error-box pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 6px 0; font-size: 13px; }
+.chart { width: 100%; max-width: 880px; height: auto; display: block; margin-top: 8px; }
+footer { color: #57606a; font-size: 12px; text-align: center; margin: 20px 0; }
+"""
+
+
+def render_report_html(report: Mapping[str, Any]) -> str:
+    """The page for a report from build_report; InvalidRequestError when `report` is not such a report."""
+    if not isinstance(report, Mapping):
+        raise InvalidRequestError("the report must be a mapping built by build_report")
+    missing = [key for key in REPORT_KEYS if key not in report]
+    if missing:
+        raise InvalidRequestError(f"the report lacks {', '.join(missing)}", field=missing[0])
+    run_id = _e(report["run_id"])
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            # No script may run on this page, whatever a value smuggles in.
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "style-src 'unsafe-inline'; img-src data:\">",
+            f"<title>Pipeline report {run_id}</title><style>{_CSS}</style></head><body><main>",
+            _header(report),
+            _summary(report.get("summary")),
+            _error(report.get("error")),
+            _drift(report.get("drift")),
+            _models(report.get("training"), report.get("evaluation")),
+            _statistical_test(report.get("statistical_test"), report.get("evaluation")),
+            _ab_test(report.get("ab_testing_api")),
+            _promotion(report.get("promotion"), report.get("status")),
+            _links(report.get("links")),
+            f"<footer>Report {run_id} · generated {_e(report.get('timestamp'))}</footer>",
+            "</main></body></html>\n",
+        ]
+    )
+
+
+def safe_url(url: Any) -> str | None:
+    """The URL if it is http(s) or relative to the page, else None: no javascript:, data: or other schemes."""
+    if not isinstance(url, str) or not url.strip() or "\\" in url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme in ("http", "https"):
+        return url.strip() if parts.netloc else None
+    # Protocol-relative URLs (//host) leave the page's origin, so only plain relative paths pass.
+    if parts.scheme == "" and parts.netloc == "" and not url.strip().startswith("//"):
+        return url.strip()
+    return None
+
+
+def _header(report: Mapping[str, Any]) -> str:
+    status = report.get("status")
+    label = STATUS_LABELS.get(status, str(status))
+    status_class = status if status in STATUS_LABELS else "unknown"
+    dataset = report.get("dataset") or {}
+    rows = [
+        ("Run", report.get("run_id")),
+        ("Finished", report.get("timestamp")),
+        ("Execution", report.get("execution_arn")),
+        ("Dataset", dataset.get("name")),
+        ("Batch", _rows_of(dataset.get("batch_key"), dataset.get("batch_rows"))),
+        ("Reference", _rows_of(dataset.get("reference_key"), dataset.get("reference_rows"))),
+    ]
+    meta = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows if v not in (None, ""))
+    return (
+        f'<header><h1>Pipeline report</h1><span class="badge status-{status_class}" id="status">'
+        f'{_e(label)}</span></header><section id="overview"><dl class="meta">{meta}</dl></section>'
+    )
+
+
+def _summary(lines: Any) -> str:
+    items = "".join(f"<li>{_e(line)}</li>" for line in (lines or []))
+    return f'<section id="summary"><h2>Summary</h2><ul class="summary">{items}</ul></section>'
+
+
+def _error(error: Mapping[str, Any] | None) -> str:
+    if not error:
+        return ""
+    trace = error.get("stack_trace")
+    details = ""
+    if trace:
+        lines = _e("".join(map(str, trace)))
+        details = f"<details><summary>Stack trace</summary><pre>{lines}</pre></details>"
+    state_error = ""
+    if error.get("error") and error.get("error") != error.get("type"):
+        state_error = f'<p class="note">Step Functions error: {_e(error["error"])}</p>'
+    return (
+        '<section class="error-box" id="error"><h2>Run failed</h2>'
+        f'<p><strong class="error-type">{_e(error.get("type") or "Error")}</strong></p>'
+        f'<pre class="error-message">{_e(error.get("message") or "no message")}</pre>'
+        f"{state_error}{details}<p>Production untouched.</p></section>"
+    )
+
+
+def _drift(drift: Mapping[str, Any] | None) -> str:
+    head = '<section id="drift"><h2>Data drift</h2>'
+    if drift is None:
+        return f'{head}<p class="not-run">Drift check not run.</p></section>'
+    verdict = (
+        '<span class="fail">dataset drift detected</span>'
+        if drift.get("detected")
+        else '<span class="pass">no dataset drift</span>'
+    )
+    intro = (
+        f"<p>{verdict}: {_e(drift.get('number_of_drifted_columns'))} of "
+        f"{_e(drift.get('number_of_columns'))} columns drifted "
+        f"({_e(format_share(drift.get('share_of_drifted_columns')))}; dataset drift at ≥ "
+        f"{_e(format_share(drift.get('drift_share')))}).</p>"
+    )
+    rows = []
+    for column, result in (drift.get("columns") or {}).items():
+        result = result if isinstance(result, Mapping) else {}
+        drifted = result.get("drifted") is True
+        rows.append(
+            f'<tr class="{"drifted" if drifted else "stable"}"><td class="column">{_e(column)}</td>'
+            f"<td>{_e(result.get('column_type'))}</td><td>{_e(result.get('method'))}</td>"
+            f'<td class="num">{_e(_score(result.get("score")))}</td>'
+            f'<td class="num">{_e(_score(result.get("threshold")))}</td>'
+            f'<td class="verdict">{"drifted" if drifted else "stable"}</td></tr>'
+        )
+    table = (
+        '<table class="drift-table"><thead><tr><th>Column</th><th>Type</th><th>Method</th>'
+        '<th class="num">Score</th><th class="num">Threshold</th><th>Verdict</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else '<p class="not-run">No per-column results.</p>'
+    )
+    note = ""
+    if drift.get("report_sampled"):
+        note = (
+            '<p class="note">The Evidently report was rendered on a sample of '
+            f"{_e(drift.get('report_rows'))} rows; the verdicts above use every row.</p>"
+        )
+    return f"{head}{intro}{table}{note}</section>"
+
+
+def _models(training: Mapping[str, Any] | None, evaluation: Mapping[str, Any] | None) -> str:
+    head = '<section id="models"><h2>Models</h2>'
+    if training is None and evaluation is None:
+        return f'{head}<p class="not-run">Training not run: no candidate model.</p></section>'
+    evaluation = evaluation or {}
+    training = training or {}
+    production = evaluation.get("production_metrics") or {}
+    staging = evaluation.get("staging_metrics") or {}
+    cv = training.get("metrics") or {}
+    production_version = evaluation.get("production_version")
+    has_production = production_version is not None
+    columns = []
+    if has_production:
+        columns.append((f"Production {version_label(production_version)} (held-out)", production))
+    if evaluation:
+        columns.append((f"Staging {version_label(evaluation.get('staging_version'))} (held-out)", staging))
+    if training:
+        columns.append((f"Candidate {version_label(training.get('model_version'))} (cross-validated)", cv))
+    show_delta = has_production and bool(evaluation)
+    header = "".join(f'<th class="num">{_e(title)}</th>' for title, _ in columns)
+    header += '<th class="num">Δ held-out</th>' if show_delta else ""
+    keys = [k for k in METRIC_LABELS if any(k in m for _, m in columns)]
+    rows = []
+    for key in keys:
+        cells = "".join(f'<td class="num">{_e(format_number(m.get(key)))}</td>' for _, m in columns)
+        if show_delta:
+            delta = _difference(staging.get(key), production.get(key))
+            cells += f'<td class="num">{_e(format_number(delta, signed=True))}</td>'
+        rows.append(f"<tr><th>{_e(METRIC_LABELS[key])}</th>{cells}</tr>")
+    facts = []
+    if training:
+        facts.append(
+            f"Candidate: {_e(training.get('algorithm'))}, registered as {_e(training.get('model_name'))} "
+            f"{_e(version_label(training.get('model_version')))}; trained on "
+            f"{_e(training.get('baseline_rows'))} baseline + {_e(training.get('train_rows'))} new rows, "
+            f"judged on {_e(training.get('holdout_rows'))} held-out rows."
+        )
+        if training.get("reused"):
+            facts.append("This execution input had already registered the version: it was reused.")
+    if not has_production and evaluation:
+        facts.append("No Production model yet: nothing to compare against.")
+    if not evaluation:
+        facts.append("Evaluation not run: no held-out comparison.")
+    notes = "".join(f'<p class="note">{fact}</p>' for fact in facts)
+    table = (
+        f'<table class="metrics-table"><thead><tr><th>Metric</th>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+    return f"{head}{table}{notes}</section>"
+
+
+def _statistical_test(test: Mapping[str, Any] | None, evaluation: Mapping[str, Any] | None) -> str:
+    head = '<section id="statistical-test"><h2>Statistical gate: paired bootstrap of ΔF1-macro</h2>'
+    if test is None:
+        why = reason_text(evaluation.get("reason")) if evaluation else "evaluation did not run"
+        return f'{head}<p class="not-run">Not run: {_e(why)}.</p></section>'
+    verdict = (
+        '<span class="pass">significant</span>'
+        if test.get("significant")
+        else '<span class="fail">not significant</span>'
+    )
+    confidence = test.get("confidence")
+    level = confidence_label(confidence)
+    figures = [
+        ("Observed ΔF1", format_number(test.get("observed_delta"), signed=True)),
+        ("Mean resampled ΔF1", format_number(test.get("mean_delta"), signed=True)),
+        (f"{level} CI", f"[{format_number(test.get('ci_low'))}, {format_number(test.get('ci_high'))}]"),
+        ("p-value (one-sided)", format_number(test.get("p_value"), 4)),
+        ("α", format_number(test.get("alpha"))),
+        ("Rows × resamples", f"{test.get('n')} × {test.get('n_resamples')} (seed {test.get('seed')})"),
+    ]
+    table = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in figures)
+    histogram = test.get("histogram") if isinstance(test.get("histogram"), Mapping) else {}
+    try:
+        chart = render_bootstrap_svg(
+            histogram.get("edges") or [],
+            histogram.get("counts") or [],
+            ci_low=test.get("ci_low"),
+            ci_high=test.get("ci_high"),
+            observed=test.get("observed_delta"),
+            confidence=confidence if isinstance(confidence, float) else 0.95,
+        )
+    except ValueError as error:
+        chart = f'<p class="not-run">Bootstrap chart unavailable: {_e(error)}.</p>'
+    return f'{head}<p>Verdict: {verdict}</p><dl class="meta">{table}</dl>{chart}</section>'
+
+
+def _ab_test(ab: Mapping[str, Any] | None) -> str:
+    head = '<section id="ab-test"><h2>A/B test through the API</h2>'
+    if ab is None:
+        return f'{head}<p class="not-run">A/B test not run.</p></section>'
+    requests = ab.get("requests") or {}
+    errors = ab.get("errors") or {}
+    f1 = ab.get("f1_macro") or {}
+    accuracy = ab.get("accuracy") or {}
+    variants = sorted({*requests, *errors, *f1, *accuracy}, key=lambda v: (v != "production", v != "staging", str(v)))
+    rows = "".join(
+        f'<tr><th class="variant">{_e(v)}</th><td class="num">{_e(requests.get(v, 0))}</td>'
+        f'<td class="num">{_e(errors.get(v, 0))}</td><td class="num">{_e(format_number(f1.get(v)))}</td>'
+        f'<td class="num">{_e(format_number(accuracy.get(v)))}</td></tr>'
+        for v in variants
+    )
+    verdict = '<span class="pass">passed</span>' if ab.get("passed") else '<span class="fail">failed</span>'
+    return (
+        f"{head}<p>Verdict: {verdict} ({_e(reason_text(ab.get('reason')))}). Traffic to production: "
+        f"{_e(format_share(ab.get('production_share')))}; API: <code>{_e(ab.get('api_url'))}</code></p>"
+        '<table class="ab-table"><thead><tr><th>Variant</th><th class="num">Requests</th>'
+        '<th class="num">Errors</th><th class="num">F1 (macro)</th><th class="num">Accuracy</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _promotion(promotion: Mapping[str, Any] | None, status: Any) -> str:
+    head = '<section id="promotion"><h2>Promotion</h2>'
+    if promotion is None:
+        why = _NOT_PROMOTING.get(status, "the step did not run")
+        return f'{head}<p class="not-run">Not run: {_e(why)}. Production untouched.</p></section>'
+    previous = promotion.get("previous_version")
+    if promotion.get("promoted"):
+        decision = (
+            f'<p><span class="pass">Promoted</span> {_e(promotion.get("model_name"))} '
+            f"{_e(version_label(promotion.get('new_version')))} to Production"
+            + (f" (previous: {_e(version_label(previous))})" if previous else "")
+            + "</p>"
+        )
+    else:
+        decision = (
+            '<p><span class="fail">Not promoted</span>: Production untouched'
+            + (f" (stays {_e(version_label(previous))})" if previous else "")
+            + "</p>"
+        )
+    return f"{head}{decision}<p>Reason: {_e(reason_text(promotion.get('reason')))}</p></section>"
+
+
+def _links(links: Mapping[str, Any] | None) -> str:
+    links = links or {}
+    items = []
+    for key, label in (
+        ("drift_report", "Evidently drift report"),
+        ("mlflow_run", "MLflow run"),
+        ("mlflow_model", "MLflow model version"),
+        ("json", "This report as JSON"),
+    ):
+        url = safe_url(links.get(key))
+        if url is None:
+            items.append(f'<li>{_e(label)}: <span class="not-run">not available</span></li>')
+        else:
+            items.append(f'<li><a class="link-{key}" href="{_e(url)}">{_e(label)}</a></li>')
+    return f'<section id="links"><h2>Links</h2><ul>{"".join(items)}</ul></section>'
+
+
+def _e(value: Any) -> str:
+    return "—" if value is None else html.escape(str(value), quote=True)
+
+
+def _difference(a: Any, b: Any) -> float | None:
+    return a - b if is_finite(a) and is_finite(b) else None
+
+
+def _score(value: Any) -> str:
+    # p-values span many magnitudes: 1.2e-07 must not read as 0.0000.
+    return f"{value:.4g}" if is_finite(value) else "n/a"
+
+
+def _rows_of(key: Any, rows: Any) -> str | None:
+    if rows is None:
+        return key
+    return f"{key or '—'} ({rows} rows)"
