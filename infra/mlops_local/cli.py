@@ -242,7 +242,11 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
     state = _live_state(args)
     rule = args.rule or state.outputs["DailyScheduleRuleName"]
-    started = fire_rule(rule, endpoint_url=state.endpoint_url, region="us-east-1")
+    deliveries = fire_rule(rule, endpoint_url=state.endpoint_url, region="us-east-1")
+    for delivery in deliveries:
+        if "error" in delivery:
+            print(f"mlops: target {delivery['target_arn']} of {rule} failed: {delivery['error']}", file=sys.stderr)
+    started = [d["started"] for d in deliveries if "started" in d]
     if not started:
         raise ToolError(f"rule {rule} has no target that could be started")
     for arn in started:
