@@ -1,0 +1,163 @@
+"""Self-describing, signed prediction ids: feedback needs no table of past predictions.
+
+An id carries the variant, the model version and the predicted label, plus a random nonce so two identical
+predictions get different ids (feedback is deduplicated per id). It is
+`base64url(payload) "." base64url(HMAC-SHA256(secret, payload)[:16])`, URL-safe and without padding; the
+payload is `<variant code>|<version>|<nonce>|<label type>:<label>` with the label last, so it may contain any
+character.
+Labels keep their JSON type (str, int, float, bool) through the round trip.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import os
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Literal
+
+from mlops_core import settings
+from mlops_core.exceptions import ConfigurationError, InvalidRequestError
+
+Variant = Literal["production", "staging"]
+Label = str | int | float | bool
+
+# Used only when neither PREDICTION_ID_SECRET nor API_KEY is set, so the local demo works unconfigured.
+# Every instance must share the secret (feedback may reach another Lambda instance than the prediction did),
+# which rules out a random per-process default. Anyone who knows this constant can forge ids: deployments set
+# a secret.
+DEFAULT_SECRET = "mlops-demo-prediction-id-secret"
+
+MAX_LABEL_CHARS = 256
+MAX_ID_CHARS = 1024
+_SIGNATURE_BYTES = 16  # 128 bits of HMAC: ample against forgery, and keeps ids short
+_NONCE_BYTES = 9  # 72 random bits: collisions are negligible at any prediction volume we serve
+_VARIANT_CODES: dict[str, str] = {"production": "p", "staging": "s"}
+_VARIANTS_BY_CODE = {code: variant for variant, code in _VARIANT_CODES.items()}
+_VERSION = re.compile(r"^[0-9]{1,12}$")
+_FIELD = "prediction_id"
+
+
+def default_secret() -> str:
+    """PREDICTION_ID_SECRET, else API_KEY (already a deployment secret), else DEFAULT_SECRET."""
+    return settings.get(settings.PREDICTION_ID_SECRET) or settings.get(settings.API_KEY) or DEFAULT_SECRET
+
+
+def make_prediction_id(variant: str, version: str | int, predicted_label: object, secret: str) -> str:
+    """A new signed id for one prediction. Raises ValueError for an unknown variant, a non-numeric version or
+    a label that is not a str/int/float/bool (numpy scalars are accepted), not finite, or too long."""
+    return make_prediction_ids(variant, version, [predicted_label], secret)[0]
+
+
+def make_prediction_ids(variant: str, version: str | int, predicted_labels: Iterable[object], secret: str) -> list[str]:
+    """make_prediction_id for every label of a batch (a list or a numpy array), with one random draw and each
+    distinct label encoded once: about 2.5 µs per row. Same errors."""
+    code = _VARIANT_CODES.get(variant)
+    if code is None:
+        raise ValueError(f"unknown variant {variant!r}: expected one of {sorted(_VARIANT_CODES)}")
+    version = str(version)
+    if not _VERSION.fullmatch(version):
+        raise ValueError(f"model version {version!r} is not a registry version number")
+    labels = predicted_labels.tolist() if hasattr(predicted_labels, "tolist") else list(predicted_labels)
+    width = _NONCE_BYTES * 4 // 3  # base64 of whole 3-byte groups has no padding
+    randomness = base64.urlsafe_b64encode(os.urandom(_NONCE_BYTES * len(labels))).decode()
+    prefix = f"{code}|{version}|"
+    prototype = _keyed_hmac(secret)
+    encoded: dict[tuple[type, object], str] = {}
+    ids = []
+    for i, label in enumerate(labels):
+        key = (type(label), label if isinstance(label, str | int | float) else id(label))
+        text = encoded.get(key)
+        if text is None:
+            text = encoded[key] = _encode_label(label)
+        payload = f"{prefix}{randomness[i * width : (i + 1) * width]}|{text}".encode()
+        mac = prototype.copy()
+        mac.update(payload)
+        ids.append(f"{_b64(payload)}.{_b64(mac.digest()[:_SIGNATURE_BYTES])}")
+    return ids
+
+
+def parse_prediction_id(prediction_id: object, secret: str) -> tuple[Variant, str, Label]:
+    """(variant, version, predicted_label) of a genuine id. Raises InvalidRequestError(field="prediction_id")
+    for anything malformed, and for ids whose signature does not verify (forged, altered, or signed with
+    another secret)."""
+    if not isinstance(prediction_id, str) or not prediction_id:
+        raise InvalidRequestError("prediction_id must be a non-empty string", field=_FIELD)
+    if len(prediction_id) > MAX_ID_CHARS:
+        raise InvalidRequestError(f"prediction_id is longer than {MAX_ID_CHARS} characters", field=_FIELD)
+    encoded_payload, dot, encoded_signature = prediction_id.partition(".")
+    try:
+        payload = _unb64(encoded_payload)
+        signature = _unb64(encoded_signature)
+    except (ValueError, binascii.Error):
+        raise InvalidRequestError("prediction_id is malformed", field=_FIELD) from None
+    if not dot or not payload or len(signature) != _SIGNATURE_BYTES:
+        raise InvalidRequestError("prediction_id is malformed", field=_FIELD)
+    if not hmac.compare_digest(signature, _sign(payload, secret)):
+        raise InvalidRequestError("prediction_id does not verify: forged or issued elsewhere", field=_FIELD)
+    # A verified payload came from make_prediction_id, yet a future format change must still fail cleanly.
+    try:
+        code, version, _nonce, label = payload.decode().split("|", 3)
+        return _VARIANTS_BY_CODE[code], version, _decode_label(label)
+    except (UnicodeDecodeError, ValueError, KeyError):
+        raise InvalidRequestError("prediction_id is malformed", field=_FIELD) from None
+
+
+@lru_cache(maxsize=8)
+def _keyed_hmac(secret: str) -> hmac.HMAC:
+    # Copies of a keyed HMAC skip re-hashing the key: ids are minted per row on the batch predict path.
+    if not isinstance(secret, str) or not secret:
+        raise ConfigurationError("the prediction id secret must be a non-empty string")
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
+def _sign(payload: bytes, secret: str) -> bytes:
+    mac = _keyed_hmac(secret).copy()
+    mac.update(payload)
+    return mac.digest()[:_SIGNATURE_BYTES]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text or not text.isascii():
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _encode_label(label: object) -> str:
+    if hasattr(label, "item") and not isinstance(label, str | bytes):
+        label = label.item()  # numpy scalar -> Python scalar
+    if isinstance(label, bool):
+        return f"b:{int(label)}"
+    if isinstance(label, int):
+        return f"i:{label}"
+    if isinstance(label, float):
+        if not math.isfinite(label):
+            raise ValueError(f"predicted label {label!r} is not finite")
+        return f"f:{label!r}"
+    if isinstance(label, str):
+        if len(label) > MAX_LABEL_CHARS:
+            raise ValueError(f"predicted label is longer than {MAX_LABEL_CHARS} characters")
+        return f"s:{label}"
+    raise ValueError(f"predicted label of type {type(label).__name__} cannot go into a prediction id")
+
+
+def _decode_label(text: str) -> Label:
+    kind, _, value = text.partition(":")
+    if kind == "s":
+        return value
+    if kind == "i":
+        return int(value)
+    if kind == "f":
+        return float(value)
+    if kind == "b" and value in ("0", "1"):
+        return value == "1"
+    raise ValueError(f"unknown label encoding {kind!r}")

@@ -1,0 +1,134 @@
+"""Fixtures shared by every test tier.
+
+- `mlflow_tracking_uri`: a real MLflow tracking store and model registry (sqlite in tmp_path, artifacts in a
+  local folder beside it), set as MLFLOW_TRACKING_URI for the test.
+- `aws`: moto's in-process `mock_aws` with fake credentials and a region; S3 buckets, DynamoDB tables... made
+  inside the test live in the same mock, so tests that need S3 as well as the A/B table request both.
+- `dynamodb_table`: the A/B table, created as template.yaml creates it; its name is also in AB_TABLE.
+- `lambda_context`: an object shaped like the Lambda runtime's context.
+Heavy libraries are imported inside the fixtures, so tests that need none of them collect fast.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from mlops_core import settings
+
+AB_TABLE_NAME = "mlops-ab-test"
+AWS_REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def _mlflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated, empty MLflow database per session: creating the schema costs about a second, a copy
+    nothing."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    path = folder / "mlflow.db"
+    store = SqlAlchemyStore(f"sqlite:///{path}", (folder / "artifacts").as_uri())
+    store.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def mlflow_tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _mlflow_template_db: Path) -> Iterator[str]:
+    """A fresh sqlite tracking store with the registry in it; runs' artifacts go under tmp_path/mlartifacts."""
+    import mlflow
+
+    db = tmp_path / "mlflow.db"
+    shutil.copyfile(_mlflow_template_db, db)
+    artifacts = tmp_path / "mlartifacts"
+    artifacts.mkdir()
+    # The default experiment stores its artifact root in the database: point the copy at this test's folder.
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", ((artifacts / "0").as_uri(),)
+        )
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv(settings.MLFLOW_TRACKING_URI, uri)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-process AWS; never the caller's real account, never an emulator endpoint."""
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", AWS_REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def dynamodb_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The A/B table as template.yaml defines it: pk (S, HASH) + sk (S, RANGE), on demand, TTL on expires_at.
+    Returns its name, which is also set as AB_TABLE."""
+    import boto3
+
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=AB_TABLE_NAME,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.update_time_to_live(
+        TableName=AB_TABLE_NAME, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+    monkeypatch.setenv(settings.AB_TABLE, AB_TABLE_NAME)
+    return AB_TABLE_NAME
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes and method of the Lambda runtime's context object that handlers use."""
+
+    function_name: str = "test-function"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: float = 900.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{AWS_REGION}:123456789012:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"2026/01/01/[{self.function_version}]{self.aws_request_id.replace('-', '')}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()

@@ -1,0 +1,286 @@
+"""AbStore and StatsRecorder against moto's DynamoDB (the table as template.yaml creates it)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from mlops_core.ab_store import (
+    LATENCY_EDGES_MS,
+    AbStore,
+    DuplicateFeedbackError,
+    StatsRecorder,
+    histogram_percentile,
+    latency_bucket,
+    variant_stats,
+)
+from mlops_core.exceptions import ConfigurationError, InvalidRequestError
+from mlops_core.prediction_ids import make_prediction_id
+
+SECRET = "test-secret"
+
+
+@pytest.fixture
+def store(dynamodb_table: str) -> Iterator[AbStore]:
+    store = AbStore(secret=SECRET, traffic_ttl_seconds=0)
+    yield store
+    store.close()
+
+
+def counter_item(table: str, variant: str) -> dict:
+    item = boto3.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": "stats"}, "sk": {"S": variant}})
+    return item.get("Item", {})
+
+
+def test_table_name_comes_from_the_environment(dynamodb_table: str, monkeypatch) -> None:
+    assert AbStore().table_name == dynamodb_table
+    monkeypatch.delenv("AB_TABLE")
+    with pytest.raises(ConfigurationError, match="AB_TABLE"):
+        AbStore()
+
+
+def test_traffic_defaults_then_round_trips(store: AbStore, dynamodb_table: str, monkeypatch) -> None:
+    assert store.get_traffic() == 0.5
+    monkeypatch.setenv("AB_PRODUCTION_SHARE", "0.8")
+    assert store.get_traffic() == 0.8
+
+    stored = store.set_traffic(0.7, actor="api")
+
+    assert stored["production_share"] == 0.7 and stored["updated_by"] == "api"
+    assert stored["updated_at"].endswith("Z")
+    assert AbStore(secret=SECRET).get_traffic() == 0.7  # another instance reads the table
+    assert store.set_traffic(1, actor="api")["production_share"] == 1.0
+    assert AbStore(secret=SECRET).get_traffic() == 1.0
+
+
+def test_traffic_is_cached_for_the_ttl(dynamodb_table: str) -> None:
+    now = [0.0]
+    reader = AbStore(secret=SECRET, traffic_ttl_seconds=1.0, clock=lambda: now[0])
+    writer = AbStore(secret=SECRET)
+    assert reader.get_traffic() == 0.5
+    writer.set_traffic(0.2, actor="api")
+    assert reader.get_traffic() == 0.5
+    now[0] = 1.0
+    assert reader.get_traffic() == 0.2
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf"), "0.5", None, True, [0.5]])
+def test_invalid_traffic_is_refused_and_nothing_is_stored(store: AbStore, bad: object) -> None:
+    with pytest.raises(InvalidRequestError) as error:
+        store.set_traffic(bad, actor="api")
+    assert error.value.field == "production"
+    assert store.get_traffic() == 0.5
+
+
+def test_traffic_needs_an_actor(store: AbStore) -> None:
+    with pytest.raises(InvalidRequestError) as error:
+        store.set_traffic(0.5, actor="")
+    assert error.value.field == "actor"
+
+
+def test_no_count_is_lost_under_concurrency(store: AbStore, dynamodb_table: str) -> None:
+    fast = AbStore(secret=SECRET, flush_interval_seconds=0.01)  # background flushes race with the threads
+    barrier = threading.Barrier(8)
+
+    def work(thread: int) -> None:
+        barrier.wait()
+        target = fast if thread % 2 else store
+        for i in range(500):
+            target.recorder.record("production" if i % 4 else "staging", rows=2, latency_ms=1.5, error=i % 10 == 0)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fast.close()
+    store.flush()
+
+    variants = store.stats()["variants"]
+    assert variants["production"]["requests"] + variants["staging"]["requests"] == 4000
+    assert (variants["production"]["requests"], variants["staging"]["requests"]) == (3000, 1000)
+    assert variants["production"]["rows"] == 6000
+    assert variants["production"]["errors"] + variants["staging"]["errors"] == 400
+    assert counter_item(dynamodb_table, "production")[f"lat|{latency_bucket(1.5)}"] == {"N": "3000"}
+    assert store.recorder.pending() == {}
+
+
+def test_recording_makes_no_dynamodb_call_until_a_flush(store: AbStore, dynamodb_table: str) -> None:
+    store.recorder.record("staging", rows=3, latency_ms=4.0)
+    assert counter_item(dynamodb_table, "staging") == {}
+    assert store.recorder.pending() == {"staging": {"requests": 1, "rows": 3, f"lat|{latency_bucket(4.0)}": 1}}
+    store.flush()
+    assert counter_item(dynamodb_table, "staging")["requests"] == {"N": "1"}
+
+
+def test_background_flusher_sends_counts_without_an_explicit_flush(dynamodb_table: str) -> None:
+    store = AbStore(secret=SECRET, flush_interval_seconds=0.05)
+    try:
+        store.record_prediction("production", latency_ms=1.0)
+        for _ in range(100):
+            if counter_item(dynamodb_table, "production"):
+                break
+            threading.Event().wait(0.05)
+        assert counter_item(dynamodb_table, "production")["requests"] == {"N": "1"}
+    finally:
+        store.close()
+
+
+def test_failed_flush_keeps_the_counts_for_the_next_one() -> None:
+    sent: list[tuple[str, dict]] = []
+    failing = [True]
+
+    def sink(variant: str, counts: dict) -> None:
+        if failing[0]:
+            raise ConnectionError("table unreachable")
+        sent.append((variant, counts))
+
+    recorder = StatsRecorder(sink, flush_interval_seconds=0)
+    recorder.record("production", latency_ms=1.0)
+    with pytest.raises(ConnectionError):
+        recorder.flush()
+    recorder.record("production", latency_ms=1.0)
+    failing[0] = False
+    recorder.flush()
+    assert sent == [("production", {"requests": 2, "rows": 2, f"lat|{latency_bucket(1.0)}": 2})]
+
+
+def test_unknown_variant_is_a_programming_error(store: AbStore) -> None:
+    with pytest.raises(ValueError, match="unknown variant"):
+        store.recorder.record("canary", latency_ms=1.0)
+
+
+def test_latency_buckets_follow_the_edges() -> None:
+    assert latency_bucket(0.0) == 0
+    assert latency_bucket(0.25) == 1  # an edge starts the next bucket
+    assert latency_bucket(1.9) == 3
+    assert latency_bucket(1e9) == len(LATENCY_EDGES_MS)
+
+
+def test_histogram_percentiles_match_a_hand_computed_case() -> None:
+    edges = (1.0, 2.0, 4.0)
+    counts = [2, 6, 2, 0]  # [0,1): 2, [1,2): 6, [2,4): 2, [4,inf): 0
+    # p50: rank 5 falls 3 of 6 into [1,2) -> 1.5; p95: rank 9.5 falls 1.5 of 2 into [2,4) -> 3.5
+    assert histogram_percentile(counts, 0.50, edges) == 1.5
+    assert histogram_percentile(counts, 0.95, edges) == 3.5
+    assert histogram_percentile(counts, 0.10, edges) == 0.5  # rank 1 of 2 in [0,1)
+    assert histogram_percentile([0, 0, 0, 4], 0.99, edges) == 4.0  # overflow reports its lower edge
+    assert histogram_percentile([0, 0, 0, 0], 0.5, edges) is None
+    with pytest.raises(ValueError, match="expected 4 bucket counts"):
+        histogram_percentile([1, 2], 0.5, edges)
+
+
+def test_stats_percentiles_from_recorded_latencies(store: AbStore) -> None:
+    for latency in [0.3] * 50 + [1.5] * 45 + [40.0] * 5:  # buckets [0.25,0.5), [1,2), [30,50)
+        store.recorder.record("production", latency_ms=latency)
+    latency = store.stats()["variants"]["production"]["latency_ms"]
+    # p50: rank 50 is the last of the 50 in [0.25,0.5) -> 0.5; p95: rank 95 ends [1,2) -> 2.0;
+    # p99: rank 99 is 4 of 5 into [30,50) -> 30 + 20 * 4/5 = 46.0
+    assert latency == {"p50": 0.5, "p95": 2.0, "p99": 46.0}
+
+
+def test_feedback_counts_once_and_gives_accuracy_and_f1(store: AbStore, dynamodb_table: str) -> None:
+    ids = {
+        (predicted, true): make_prediction_id("staging", "4", predicted, SECRET)
+        for predicted, true in [("setosa", "setosa"), ("versicolor", "virginica"), ("virginica", "virginica")]
+    }
+    for (_, true), prediction_id in ids.items():
+        result = store.record_feedback(prediction_id, true)
+        assert result["variant"] == "staging" and result["model_version"] == "4"
+
+    first = ids[("setosa", "setosa")]
+    with pytest.raises(DuplicateFeedbackError, match="already recorded"):
+        store.record_feedback(first, "versicolor")
+
+    staging = store.stats()["variants"]["staging"]
+    assert staging["labelled"] == 3
+    assert staging["accuracy"] == pytest.approx(2 / 3)
+    # per class F1: setosa 1, versicolor 0 (one false positive), virginica 2/3 -> macro 5/9
+    assert staging["f1_macro"] == pytest.approx(5 / 9)
+    assert staging["confusion"] == {
+        "labels": ["setosa", "versicolor", "virginica"],
+        "matrix": [[1, 0, 0], [0, 0, 0], [0, 1, 1]],
+    }
+    marker = boto3.client("dynamodb").get_item(
+        TableName=dynamodb_table, Key={"pk": {"S": f"feedback#{first}"}, "sk": {"S": "feedback"}}
+    )["Item"]
+    assert int(marker["expires_at"]["N"]) > 0 and marker["label"] == {"S": "setosa"}
+    production = store.stats()["variants"]["production"]
+    assert (production["labelled"], production["accuracy"], production["f1_macro"]) == (0, None, None)
+
+
+def test_feedback_labels_compare_across_types_and_may_hold_separators(store: AbStore) -> None:
+    store.record_feedback(make_prediction_id("production", "1", 2, SECRET), "2")
+    store.record_feedback(make_prediction_id("production", "1", "a|b", SECRET), "a|b")
+    stats = store.stats()["variants"]["production"]
+    assert stats["accuracy"] == 1.0 and stats["confusion"]["labels"] == ["2", "a|b"]
+
+
+@pytest.mark.parametrize(
+    "prediction_id",
+    [
+        "",
+        "no-dot",
+        "abc.def",
+        make_prediction_id("production", "1", "setosa", "another-secret"),
+        make_prediction_id("production", "1", "setosa", SECRET)[:-2] + "AA",
+        None,
+        42,
+    ],
+)
+def test_forged_or_malformed_ids_are_refused(store: AbStore, prediction_id: object) -> None:
+    with pytest.raises(InvalidRequestError) as error:
+        store.record_feedback(prediction_id, "setosa")
+    assert error.value.field == "prediction_id"
+    assert store.stats()["variants"]["production"]["labelled"] == 0
+
+
+@pytest.mark.parametrize("label", ["", "   ", "x" * 300, None, float("nan"), ["setosa"], {"a": 1}])
+def test_bad_labels_are_refused_before_anything_is_written(store: AbStore, label: object) -> None:
+    prediction_id = make_prediction_id("production", "1", "setosa", SECRET)
+    with pytest.raises(InvalidRequestError) as error:
+        store.record_feedback(prediction_id, label)
+    assert error.value.field == "label"
+    store.record_feedback(prediction_id, "setosa")  # the id was not consumed
+
+
+def test_reset_zeroes_counters_but_keeps_feedback_dedupe(store: AbStore, dynamodb_table: str) -> None:
+    prediction_id = make_prediction_id("production", "1", "setosa", SECRET)
+    store.recorder.record("production", latency_ms=1.0)
+    store.record_feedback(prediction_id, "setosa")
+    store.flush()
+    store.recorder.record("staging", latency_ms=1.0)  # pending: belongs to the period before the reset
+
+    done = store.reset(actor="api")
+
+    stats = store.stats()
+    assert (stats["reset_at"], stats["reset_by"]) == (done["reset_at"], "api")
+    for variant in ("production", "staging"):
+        assert stats["variants"][variant] == variant_stats({})
+    assert stats["variants"]["production"]["requests"] == 0
+    assert counter_item(dynamodb_table, "production") == {}
+    with pytest.raises(DuplicateFeedbackError):
+        store.record_feedback(prediction_id, "setosa")
+    with pytest.raises(InvalidRequestError):
+        store.reset(actor=" ")
+
+
+def test_stats_shape_is_json_safe(store: AbStore) -> None:
+    import json
+
+    store.recorder.record("production", latency_ms=2.5)
+    stats = json.loads(json.dumps(store.stats()))
+    assert set(stats) == {"production_share", "reset_at", "reset_by", "variants"}
+    assert set(stats["variants"]["production"]) == {
+        "requests",
+        "rows",
+        "errors",
+        "latency_ms",
+        "labelled",
+        "accuracy",
+        "f1_macro",
+        "confusion",
+    }
+    assert stats["variants"]["production"]["latency_ms"]["p50"] == 2.5  # rank 0.5 of 1, halfway into [2,3)

@@ -1,0 +1,355 @@
+"""ModelRegistry against a real MLflow sqlite tracking store and registry."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlops_core.exceptions import InvalidRequestError, NoModelError, NotFoundError
+from mlops_core.registry import (
+    EVENT_TAG_PREFIX,
+    PRODUCTION,
+    STAGING,
+    ModelRegistry,
+    RegistryError,
+    production_stack,
+)
+from sklearn.compose import make_column_transformer
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.tree import DecisionTreeClassifier
+
+MODEL = "iris-classifier"
+
+
+@pytest.fixture(scope="module")
+def iris() -> tuple[pd.DataFrame, pd.Series]:
+    data = load_iris(as_frame=True)
+    labels = pd.Series(np.asarray(data.target_names)[data.target], name="species")
+    return data.data, labels
+
+
+def register(model: Pipeline, X: pd.DataFrame, *, name: str = MODEL, f1: float = 0.9, signature: bool = True) -> str:
+    """Log and register like the training step does; returns the new version."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    with mlflow.start_run():
+        mlflow.log_metric("f1_macro", f1)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(X, model.predict(X)) if signature else None,
+            serialization_format="cloudpickle",
+            registered_model_name=name,
+            pip_requirements=["scikit-learn"],  # skips requirement inference, which loads the model again
+        )
+    return str(info.registered_model_version)
+
+
+@pytest.fixture
+def two_versions(mlflow_tracking_uri: str, iris) -> tuple[ModelRegistry, Pipeline, Pipeline]:
+    X, y = iris
+    first = make_pipeline(LogisticRegression(max_iter=300)).fit(X, y)
+    second = make_pipeline(DecisionTreeClassifier(max_depth=1, random_state=0)).fit(X, y)
+    assert register(first, X, f1=0.95) == "1"
+    assert register(second, X, f1=0.55) == "2"
+    return ModelRegistry(model_name=MODEL), first, second
+
+
+def test_empty_registry_says_there_is_no_model(mlflow_tracking_uri: str) -> None:
+    registry = ModelRegistry(model_name=MODEL)
+    assert registry.version_for(PRODUCTION) is None
+    with pytest.raises(NoModelError, match=f"no model registered under alias 'production' for model {MODEL}"):
+        registry.load(PRODUCTION)
+    with pytest.raises(NoModelError, match="alias 'staging'"):
+        registry.promote_staging(actor="api", reason="manual", evidence={})
+    with pytest.raises(NoModelError):
+        registry.rollback(actor="api", reason="manual")
+    assert registry.history() == []
+    assert registry.status() == {
+        "model_name": MODEL,
+        "registered": False,
+        "aliases": {},
+        "versions": [],
+        "history": [],
+    }
+
+
+def test_model_name_defaults_to_one_model_per_dataset(mlflow_tracking_uri: str, monkeypatch) -> None:
+    monkeypatch.delenv("MODEL_NAME", raising=False)
+    monkeypatch.setenv("DATASET", "penguins")
+    assert ModelRegistry().model_name == "penguins-classifier"
+
+
+def test_loaded_model_exposes_signature_classes_and_predictions(two_versions, iris) -> None:
+    registry, first, _ = two_versions
+    X, _ = iris
+    registry.promote("1", actor="api", reason="first", evidence={})
+
+    loaded = registry.load(PRODUCTION)
+
+    assert (loaded.version, loaded.alias) == ("1", PRODUCTION)
+    assert loaded.feature_names == list(X.columns)
+    assert loaded.feature_types == {column: "double" for column in X.columns}
+    assert loaded.classes == ["setosa", "versicolor", "virginica"]
+    json.dumps(loaded.classes)
+    rows = X.iloc[[0, 60, 120]]
+    assert loaded.predict(rows).tolist() == first.predict(rows).tolist()
+    np.testing.assert_allclose(loaded.predict_proba(rows), first.predict_proba(rows))
+    assert registry.load(PRODUCTION) is loaded  # warm: served from the cache
+    assert registry.loaded_versions() == {PRODUCTION: "1"}
+
+
+def test_categorical_string_features_keep_their_type(mlflow_tracking_uri: str) -> None:
+    frame = pd.DataFrame(
+        {"island": ["Biscoe", "Dream", "Torgersen", "Biscoe"] * 5, "mass": np.linspace(3000.0, 5000.0, 20)}
+    )
+    labels = np.array(["Adelie", "Gentoo"] * 10)
+    encode = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["island"]), remainder="passthrough")
+    model = make_pipeline(encode, DecisionTreeClassifier(random_state=0)).fit(frame, labels)
+    version = register(model, frame, name="penguins-classifier")
+    registry = ModelRegistry(model_name="penguins-classifier")
+    registry.promote(version, actor="api", reason="first", evidence={})
+
+    loaded = registry.load(PRODUCTION)
+
+    assert loaded.feature_types == {"island": "string", "mass": "double"}
+    assert loaded.classes == ["Adelie", "Gentoo"]
+    assert loaded.predict(frame.head(2)).tolist() == model.predict(frame.head(2)).tolist()
+
+
+def test_model_without_predict_proba_returns_none(mlflow_tracking_uri: str, iris) -> None:
+    from sklearn.svm import LinearSVC
+
+    X, y = iris
+    version = register(make_pipeline(LinearSVC(dual=True, max_iter=5000)).fit(X, y), X)
+    registry = ModelRegistry(model_name=MODEL)
+    registry.promote(version, actor="api", reason="first", evidence={})
+    loaded = registry.load(PRODUCTION)
+    assert not loaded.has_proba
+    assert loaded.predict_proba(X.head(1)) is None
+
+
+def test_version_without_signature_is_refused(mlflow_tracking_uri: str, iris) -> None:
+    X, y = iris
+    version = register(make_pipeline(LogisticRegression(max_iter=300)).fit(X, y), X, signature=False)
+    registry = ModelRegistry(model_name=MODEL)
+    registry.promote(version, actor="api", reason="first", evidence={})
+    with pytest.raises(RegistryError, match="without a column signature"):
+        registry.load(PRODUCTION)
+
+
+def test_promotion_records_history_clears_staging_and_is_idempotent(two_versions) -> None:
+    import mlflow
+
+    registry, _, _ = two_versions
+    client = registry.client
+    first = registry.promote("1", actor="api", reason="no_production_model", evidence={"p_value": None})
+    assert (first.version, first.previous_version, first.changed, first.sequence) == ("1", None, True, 1)
+
+    client.set_registered_model_alias(MODEL, STAGING, "2")
+    evidence = {"p_value": np.float64(0.012), "delta": 0.04, "ab": {"f1": [0.9, 0.93]}, "nan": float("nan")}
+    arn = "arn:aws:states:us-east-1:123456789012:execution:pipeline:run-1"
+    second = registry.promote_staging(actor=arn, reason="significant_improvement", evidence=evidence)
+
+    assert (second.version, second.previous_version, second.by, second.sequence) == ("2", "1", arn, 2)
+    assert second.evidence == {"p_value": 0.012, "delta": 0.04, "ab": {"f1": [0.9, 0.93]}, "nan": None}
+    assert registry.version_for(PRODUCTION).version == "2"
+    assert registry.version_for(STAGING) is None  # cleared: it pointed at the promoted version
+    tags = client.get_model_version(MODEL, "2").tags
+    assert tags["promoted_by"] == arn
+    assert tags["promotion_reason"] == "significant_improvement"
+    assert tags["previous_production_version"] == "1"
+    assert tags["promoted_at"] == second.at and second.at.endswith("Z")
+    assert json.loads(tags["promotion_evidence"]) == second.evidence
+    assert client.get_model_version(MODEL, "1").tags["previous_production_version"] == ""
+
+    again = registry.promote("2", actor="api", reason="retry", evidence={})
+    assert (again.changed, again.sequence, again.previous_version) == (False, None, "2")
+    assert [r.sequence for r in registry.history()] == [2, 1]
+    aliases = mlflow.MlflowClient().get_registered_model(MODEL).aliases
+    assert {alias: str(version) for alias, version in aliases.items()} == {PRODUCTION: "2"}
+
+
+def test_promoting_an_unknown_version_or_with_bad_arguments_fails_clearly(two_versions) -> None:
+    registry, _, _ = two_versions
+    with pytest.raises(NotFoundError, match="has no version '7'"):
+        registry.promote("7", actor="api", reason="r", evidence={})
+    with pytest.raises(NotFoundError):
+        registry.promote("not-a-number", actor="api", reason="r", evidence={})
+    with pytest.raises(InvalidRequestError) as error:
+        registry.promote("1", actor=" ", reason="r", evidence={})
+    assert error.value.field == "actor"
+    with pytest.raises(InvalidRequestError) as error:
+        registry.promote("1", actor="api", reason="", evidence={})
+    assert error.value.field == "reason"
+    with pytest.raises(InvalidRequestError) as error:
+        registry.promote("1", actor="api", reason="r", evidence=["not", "a", "dict"])
+    assert error.value.field == "evidence"
+    with pytest.raises(InvalidRequestError, match="not JSON-serialisable"):
+        registry.promote("1", actor="api", reason="r", evidence={"model": object()})
+    with pytest.raises(InvalidRequestError, match="exceeds"):
+        registry.promote("1", actor="api", reason="r", evidence={"blob": "x" * 60_000})
+    assert registry.version_for(PRODUCTION) is None  # nothing moved
+
+
+def test_rollback_walks_back_through_promotions_and_history_is_newest_first(two_versions, iris) -> None:
+    registry, _, _ = two_versions
+    X, y = iris
+    assert register(make_pipeline(LogisticRegression(C=0.01, max_iter=300)).fit(X, y), X) == "3"
+    registry.promote("1", actor="api", reason="a", evidence={})
+    registry.promote("2", actor="api", reason="b", evidence={})
+    registry.promote("3", actor="api", reason="c", evidence={})
+
+    back = registry.rollback(actor="api", reason="bad online figures")
+    assert (back.action, back.version, back.previous_version) == ("rollback", "2", "3")
+    assert back.evidence == {"rolled_back_from": "3"}
+    assert registry.rollback(actor="api", reason="again").version == "1"  # a stack, not a toggle
+    with pytest.raises(NotFoundError, match="no production version before v1"):
+        registry.rollback(actor="api", reason="nothing left")
+
+    registry.promote("2", actor="api", reason="d", evidence={})  # v2 made Production a second time
+    history = registry.history()
+    assert [(r.action, r.version) for r in history] == [
+        ("promote", "2"),
+        ("rollback", "1"),
+        ("rollback", "2"),
+        ("promote", "3"),
+        ("promote", "2"),
+        ("promote", "1"),
+    ]
+    assert [r.sequence for r in history] == [6, 5, 4, 3, 2, 1]
+    event_tags = [k for k in registry.client.get_model_version(MODEL, "2").tags if k.startswith(EVENT_TAG_PREFIX)]
+    assert sorted(event_tags) == [f"{EVENT_TAG_PREFIX}1", f"{EVENT_TAG_PREFIX}2", f"{EVENT_TAG_PREFIX}3"]
+    assert registry.rollback(actor="api", reason="r").version == "1"
+
+
+def test_rollback_skips_versions_deleted_since(two_versions, iris) -> None:
+    registry, _, _ = two_versions
+    X, y = iris
+    register(make_pipeline(LogisticRegression(C=0.01, max_iter=300)).fit(X, y), X)
+    for version in ("1", "2", "3"):
+        registry.promote(version, actor="api", reason="r", evidence={})
+    registry.client.delete_model_version(MODEL, "2")
+    assert registry.rollback(actor="api", reason="r").version == "1"
+
+
+def test_production_stack_infers_moves_made_outside_the_registry() -> None:
+    from mlops_core.registry import PromotionRecord
+
+    def event(action: str, version: str, previous: str | None) -> PromotionRecord:
+        return PromotionRecord(MODEL, action, version, previous, "t", "api", "r", {})
+
+    # v1 became Production by hand (no event), then v2 was promoted over it; v4 is set by hand afterwards.
+    assert production_stack([event("promote", "2", "1")], "2") == ["1", "2"]
+    assert production_stack([event("promote", "2", "1")], "4") == ["1", "2", "4"]
+    assert production_stack([event("promote", "2", "1"), event("rollback", "1", "2")], "1") == ["1"]
+    assert production_stack([], None) == []
+
+
+def test_status_is_json_safe_with_versions_aliases_metrics_and_history(two_versions) -> None:
+    registry, _, _ = two_versions
+    registry.client.set_registered_model_alias(MODEL, STAGING, "2")
+    registry.promote("1", actor="api", reason="first", evidence={"p_value": 0.01})
+
+    status = json.loads(json.dumps(registry.status()))
+
+    assert status["model_name"] == MODEL and status["registered"] is True
+    assert status["aliases"] == {PRODUCTION: "1", STAGING: "2"}
+    assert [v["version"] for v in status["versions"]] == ["2", "1"]
+    newest, oldest = status["versions"]
+    assert newest["aliases"] == [STAGING] and oldest["aliases"] == [PRODUCTION]
+    assert newest["metrics"] == {"f1_macro": 0.55} and oldest["metrics"] == {"f1_macro": 0.95}
+    assert newest["run_id"] and newest["created_at"].endswith("Z")
+    assert oldest["tags"]["promotion_reason"] == "first"
+    assert not any(k.startswith(EVENT_TAG_PREFIX) for k in oldest["tags"])
+    assert status["history"] == [
+        {
+            "model_name": MODEL,
+            "action": "promote",
+            "version": "1",
+            "previous_version": None,
+            "at": oldest["tags"]["promoted_at"],
+            "by": "api",
+            "reason": "first",
+            "evidence": {"p_value": 0.01},
+            "changed": True,
+            "sequence": 1,
+        }
+    ]
+    info = registry.version_for(STAGING)
+    assert (info.version, info.metrics, info.aliases) == ("2", {"f1_macro": 0.55}, [STAGING])
+
+
+def test_load_picks_up_a_promotion_and_a_rollback_after_the_ttl(two_versions, iris) -> None:
+    registry, _, _ = two_versions
+    now = [1000.0]
+    serving = ModelRegistry(model_name=MODEL, cache_ttl_seconds=5.0, clock=lambda: now[0])
+    registry.promote("1", actor="api", reason="a", evidence={})
+    registry.client.set_registered_model_alias(MODEL, STAGING, "2")
+    assert serving.load(PRODUCTION).version == "1"
+    staging = serving.load(STAGING)
+
+    registry.promote_staging(actor="api", reason="b", evidence={})  # another process promotes
+    now[0] += 4.9
+    assert serving.load(PRODUCTION).version == "1"  # within the TTL: no registry call
+    now[0] += 0.2
+    promoted = serving.load(PRODUCTION)
+    assert (promoted.version, promoted.alias) == ("2", PRODUCTION)
+    assert promoted.model is staging.model  # the version Staging had loaded is reused
+    with pytest.raises(NoModelError, match="alias 'staging'"):
+        serving.load(STAGING)  # the promotion cleared it
+    assert serving.loaded_versions() == {PRODUCTION: "2"}
+
+    registry.client.set_registered_model_alias(MODEL, STAGING, "1")
+    with pytest.raises(NoModelError):
+        serving.load(STAGING)  # an unset alias is cached for the TTL too
+    now[0] += 5.1
+    assert serving.load(STAGING).version == "1"
+
+    registry.rollback(actor="api", reason="c")  # v1 back to Production: staging pointed at it, so it is cleared
+    now[0] += 5.1
+    assert serving.load(PRODUCTION).version == "1"
+    with pytest.raises(NoModelError):
+        serving.load(STAGING)
+
+
+def test_a_move_made_through_the_same_instance_is_visible_at_once(two_versions) -> None:
+    now = [0.0]
+    serving = ModelRegistry(model_name=MODEL, cache_ttl_seconds=60.0, clock=lambda: now[0])
+    with pytest.raises(NoModelError):
+        serving.load(PRODUCTION)
+    serving.promote("1", actor="api", reason="a", evidence={})
+    assert serving.load(PRODUCTION).version == "1"
+    serving.promote("2", actor="api", reason="b", evidence={})
+    assert serving.load(PRODUCTION).version == "2"
+    serving.rollback(actor="api", reason="c")
+    assert serving.load(PRODUCTION).version == "1"
+
+
+def test_cached_model_keeps_serving_while_the_registry_is_unreachable(two_versions, monkeypatch) -> None:
+    from mlflow import MlflowClient
+
+    registry, _, _ = two_versions
+    registry.promote("1", actor="api", reason="a", evidence={})
+    now = [0.0]
+    serving = ModelRegistry(model_name=MODEL, cache_ttl_seconds=1.0, clock=lambda: now[0])
+    assert serving.load(PRODUCTION).version == "1"
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    serving.client = MlflowClient(tracking_uri=f"http://127.0.0.1:{closed_port}")
+    now[0] += 2
+    assert serving.load(PRODUCTION).version == "1"
+    with pytest.raises(Exception):  # noqa: B017 - whatever the client raises, nothing is cached to fall back on
+        serving.load(STAGING)
