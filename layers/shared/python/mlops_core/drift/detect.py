@@ -1,0 +1,168 @@
+"""The drift verdict: a current batch against a stored reference profile, column by column."""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlops_core.drift import methods
+from mlops_core.drift.categories import CategoryCounts, align_counts, count_categories
+from mlops_core.drift.kinds import Kind
+from mlops_core.exceptions import DataValidationError, InvalidRequestError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_core.drift.profile import NumericalProfile, ReferenceProfile
+
+
+@dataclass(frozen=True)
+class ColumnDriftResult:
+    column_type: Kind
+    method: str
+    score: float  # a p-value in [0, 1] or a finite distance: never NaN (see `detect_drift`)
+    threshold: float
+    drifted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column_type": self.column_type,
+            "method": self.method,
+            "score": self.score,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+        }
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    detected: bool
+    share_of_drifted_columns: float
+    number_of_drifted_columns: int
+    number_of_columns: int
+    drift_share: float
+    columns: dict[str, ColumnDriftResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The drift fields of the pipeline's `DriftOutput`, JSON-safe."""
+        return {
+            "detected": self.detected,
+            "share_of_drifted_columns": self.share_of_drifted_columns,
+            "number_of_drifted_columns": self.number_of_drifted_columns,
+            "number_of_columns": self.number_of_columns,
+            "drift_share": self.drift_share,
+            "columns": {name: column.to_dict() for name, column in self.columns.items()},
+        }
+
+
+def _run(kind: Kind, method: methods.Method, score: float, column: str) -> ColumnDriftResult:
+    if not math.isfinite(score):
+        # Cleaned, non-empty inputs never produce this; refusing beats writing NaN into the run state.
+        raise DataValidationError(f"drift score of column {column!r} is not finite ({score})")
+    return ColumnDriftResult(kind, method.name, score, method.threshold, bool(method.drifted(score)))
+
+
+def _distinct_counts(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    return sorted_values[starts], np.diff(np.r_[starts, sorted_values.size])
+
+
+def _numerical_drift(name: str, reference: NumericalProfile, column: pd.Series) -> ColumnDriftResult:
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(column):
+        raise DataValidationError(f"numerical column {name!r} holds {column.dtype} values in the current batch")
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    current = np.sort(values[np.isfinite(values)])  # Evidently turns ±inf into NaN, then drops NaN
+    if current.size == 0:
+        raise DataValidationError(f"column {name!r} has no finite value in the current batch")
+
+    # Only "more than 5 distinct values in both sides together" matters to the selection: count them
+    # only when the reference has few.
+    aligned = None
+    n_values = 6
+    if reference.values.size <= 5 and np.count_nonzero(current[1:] != current[:-1]) < 5:
+        keys, counts = _distinct_counts(current)
+        none, no_counts = np.array([], dtype=str), np.array([], dtype=np.int64)
+        aligned = align_counts(
+            CategoryCounts(reference.values, reference.counts.astype(np.int64), none, no_counts),
+            CategoryCounts(keys, counts, none, no_counts),
+        )
+        n_values = aligned[0].size
+    method = methods.select_method("num", reference.rows, n_values)
+    if method is methods.KS:
+        score = methods.ks_p_value(reference.values, reference.counts, current)
+    elif method is methods.WASSERSTEIN:
+        score = methods.normed_wasserstein(reference.values, reference.counts, reference.std, current)
+    else:
+        assert aligned is not None  # the count-based methods are only chosen for at most 5 values
+        return _counted_drift("num", name, *aligned, reference.rows)
+    return _run("num", method, score, name)
+
+
+def _counted_drift(
+    kind: Kind, name: str, ref_counts: np.ndarray, cur_counts: np.ndarray, reference_rows: int
+) -> ColumnDriftResult:
+    method = methods.select_method(kind, reference_rows, ref_counts.size)
+    if method is methods.Z_TEST:
+        score = methods.z_test_p_value(ref_counts, cur_counts)
+    elif method is methods.CHI_SQUARE:
+        score = methods.chi_square_p_value(ref_counts, cur_counts)
+    else:
+        score = methods.jensen_shannon_distance(ref_counts, cur_counts)
+    return _run(kind, method, score, name)
+
+
+def _categorical_drift(name: str, reference: CategoryCounts, column: pd.Series) -> ColumnDriftResult:
+    current = count_categories(column, name)
+    if current.rows == 0:
+        raise DataValidationError(f"column {name!r} has no value in the current batch")
+    ref_counts, cur_counts = align_counts(reference, current)
+    return _counted_drift("cat", name, ref_counts, cur_counts, reference.rows)
+
+
+def detect_drift(profile: ReferenceProfile, current: pd.DataFrame, *, drift_share: float = 0.5) -> DriftResult:
+    """Per-column drift of `current` against `profile` with Evidently 0.7's default DataDriftPreset
+    tests and thresholds; the dataset drifts when the share of drifted columns is at least `drift_share`.
+
+    Missing values and ±inf are dropped per column, as Evidently does. A monitored column that is absent,
+    or has no value left, raises `DataValidationError` (Evidently raises too), so every score is finite.
+    """
+    if not 0.0 <= drift_share <= 1.0:
+        raise InvalidRequestError(f"drift_share must be within [0, 1], got {drift_share!r}", "drift_share")
+    if len(current) == 0:
+        raise DataValidationError("current batch is empty")
+    missing = [name for name in profile.columns if name not in current.columns]
+    if missing:
+        raise DataValidationError(f"current batch lacks monitored column(s) {missing}")
+    duplicated = sorted({str(c) for c in current.columns[current.columns.duplicated()]})
+    if duplicated:
+        raise DataValidationError(f"current batch repeats column name(s) {duplicated}")
+
+    results: dict[str, ColumnDriftResult] = {}
+    # numpy's sort and arithmetic release the GIL, so numerical columns run side by side on all cores.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(profile.numerical), os.cpu_count() or 1))) as pool:
+        futures = {
+            name: pool.submit(_numerical_drift, name, numerical, current[name])
+            for name, numerical in profile.numerical.items()
+        }
+        for name, future in futures.items():
+            results[name] = future.result()
+    for name, categorical in profile.categorical.items():
+        results[name] = _categorical_drift(name, categorical, current[name])
+
+    drifted = sum(result.drifted for result in results.values())
+    share = drifted / len(results)
+    return DriftResult(
+        detected=share >= drift_share,
+        share_of_drifted_columns=share,
+        number_of_drifted_columns=drifted,
+        number_of_columns=len(results),
+        drift_share=float(drift_share),
+        columns=results,
+    )

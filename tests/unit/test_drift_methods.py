@@ -1,0 +1,300 @@
+"""Unit tests of the drift library: each statistical method against scipy or a hand computation, the
+method selection, column typing, the profile format and every refusal."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import typing
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlops_core.contracts import ColumnDrift, DriftOutput
+from mlops_core.drift import ReferenceProfile, build_profile, detect_drift, infer_kind, resolve_column_kinds
+from mlops_core.drift import methods as m
+from mlops_core.exceptions import DataValidationError, InvalidRequestError
+from scipy import stats
+
+
+def _counts(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.unique(sample, return_counts=True)
+
+
+# --- methods ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_wasserstein_equals_scipy_with_ties_and_unequal_sizes(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    reference = rng.integers(0, 50, 700).astype(float)  # many ties
+    current = np.r_[rng.normal(20, 9, 1300), reference[:100]]
+    values, counts = _counts(reference)
+    ours = m.wasserstein_distance(values, counts, np.sort(current))
+    assert ours == pytest.approx(stats.wasserstein_distance(reference, current), rel=1e-12)
+
+
+def test_wasserstein_by_hand() -> None:
+    # Moving mass 1/2 from 0 to 2 and 1/2 from 1 to 3 costs 2.
+    assert m.wasserstein_distance(np.array([0.0, 1.0]), np.array([1, 1]), np.array([2.0, 3.0])) == 2.0
+    assert m.wasserstein_distance(np.array([4.0]), np.array([3]), np.array([4.0, 4.0])) == 0.0
+
+
+def test_normed_wasserstein_floors_a_constant_reference_std() -> None:
+    # W = 0.5 between {5} and {5, 6}; a zero std is floored at 0.001 as Evidently does.
+    score = m.normed_wasserstein(np.array([5.0]), np.array([10]), 0.0, np.array([5.0, 6.0]))
+    assert score == pytest.approx(500.0)
+    assert m.normed_wasserstein(np.array([5.0]), np.array([10]), 2.0, np.array([5.0, 6.0])) == 0.25
+
+
+def test_ks_equals_scipy_on_the_raw_reference() -> None:
+    rng = np.random.default_rng(3)
+    reference = np.round(rng.normal(0, 1, 400), 1)
+    current = rng.normal(0.2, 1, 20000)
+    values, counts = _counts(reference)
+    assert m.ks_p_value(values, counts.astype(np.uint8), current) == stats.ks_2samp(reference, current)[1]
+
+
+def test_chi_square_by_hand() -> None:
+    # Expected 50/50 from the reference, observed 30/70: statistic 8 + 8 = 16 on 1 degree of freedom.
+    p = m.chi_square_p_value(np.array([100, 100]), np.array([30, 70]))
+    assert p == pytest.approx(stats.chi2.sf(16, 1), rel=1e-12)
+    assert m.chi_square_p_value(np.array([10, 20, 30]), np.array([1, 2, 3])) == pytest.approx(1.0)
+
+
+def test_chi_square_category_unseen_in_reference_is_certain_drift() -> None:
+    assert m.chi_square_p_value(np.array([10, 10, 0]), np.array([5, 5, 1])) == 0.0
+
+
+def test_z_test_by_hand() -> None:
+    n1, n2, p1, p2 = 200, 100, 0.25, 0.4  # share of "not the first key" on each side
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    expected = 2 * (1 - stats.norm.cdf(abs(z)))
+    assert m.z_test_p_value(np.array([150, 50]), np.array([60, 40])) == pytest.approx(expected, rel=1e-12)
+    # Symmetric in which key comes first.
+    assert m.z_test_p_value(np.array([50, 150]), np.array([40, 60])) == pytest.approx(expected, rel=1e-12)
+
+
+def test_z_test_same_single_value_on_both_sides_is_no_drift() -> None:
+    assert m.z_test_p_value(np.array([7]), np.array([3])) == 1.0
+    assert m.z_test_p_value(np.array([7, 0]), np.array([0, 3])) < 0.01  # two different single values
+
+
+def test_jensen_shannon_by_hand() -> None:
+    assert m.jensen_shannon_distance(np.array([4, 0]), np.array([0, 9])) == pytest.approx(math.sqrt(math.log(2)))
+    assert m.jensen_shannon_distance(np.array([2, 6]), np.array([1, 3])) == pytest.approx(0.0, abs=1e-12)
+    p, q = np.array([0.5, 0.3, 0.2]), np.array([0.2, 0.2, 0.6])
+    mix = (p + q) / 2
+    expected = math.sqrt((np.sum(p * np.log(p / mix)) + np.sum(q * np.log(q / mix))) / 2)
+    assert m.jensen_shannon_distance(np.array([50, 30, 20]), np.array([2, 2, 6])) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("kind", "rows", "n_values", "expected"),
+    [
+        ("num", 1000, 6, m.KS),
+        ("num", 1000, 5, m.CHI_SQUARE),
+        ("num", 1000, 3, m.CHI_SQUARE),
+        ("num", 1000, 2, m.Z_TEST),
+        ("cat", 1000, 40, m.CHI_SQUARE),
+        ("cat", 10, 2, m.Z_TEST),
+        ("cat", 10, 1, m.Z_TEST),
+        ("num", 1001, 6, m.WASSERSTEIN),
+        ("num", 1001, 5, m.JENSEN_SHANNON),
+        ("cat", 1001, 2, m.JENSEN_SHANNON),
+        ("cat", 1001, 40, m.JENSEN_SHANNON),
+    ],
+)
+def test_select_method(kind: str, rows: int, n_values: int, expected: m.Method) -> None:
+    assert m.select_method(kind, rows, n_values) is expected
+
+
+def test_threshold_comparisons_follow_evidently() -> None:
+    assert m.KS.drifted(0.05) and not m.KS.drifted(0.0501)  # K-S drifts at p <= threshold
+    assert not m.CHI_SQUARE.drifted(0.05) and m.CHI_SQUARE.drifted(0.0499)
+    assert not m.Z_TEST.drifted(0.05) and m.Z_TEST.drifted(0.0499)
+    assert m.WASSERSTEIN.drifted(0.1) and not m.WASSERSTEIN.drifted(0.0999)
+    assert m.JENSEN_SHANNON.drifted(0.1) and not m.JENSEN_SHANNON.drifted(0.0999)
+
+
+# --- column typing -----------------------------------------------------------------------------------------
+
+
+def test_infer_kind_follows_evidently() -> None:
+    assert infer_kind(pd.Series([0.5, 1.5, np.nan])) == "num"
+    assert infer_kind(pd.Series(list(range(10)) * 3)) == "cat"  # integers, at most 10 distinct
+    assert infer_kind(pd.Series(list(range(11)) * 3)) == "num"
+    assert infer_kind(pd.Series(["a", "b"] * 5)) == "cat"
+    assert infer_kind(pd.Series([f"id{i}" for i in range(10)])) is None  # text: not monitored
+    assert infer_kind(pd.Series([True, False])) == "cat"
+    assert infer_kind(pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02"]))) is None
+    assert infer_kind(pd.Series([None, None], dtype=object)) is None
+
+
+def test_resolve_kinds_puts_the_target_with_categoricals() -> None:
+    frame = pd.DataFrame({"x": [0.1, 0.2], "c": ["a", "a"], "y": [0.0, 1.0], "t": ["u", "u"]})
+    kinds = resolve_column_kinds(frame, target="y")
+    assert kinds.numerical == ("x",) and kinds.categorical == ("c", "t", "y")
+    kinds = resolve_column_kinds(frame, target="y", numerical=["x", "y"])
+    assert kinds.numerical == ("x", "y") and kinds.categorical == ("c", "t")
+    assert resolve_column_kinds(frame, target=None, categorical=["c"]).columns == ("x", "y", "c")
+
+
+def test_resolve_kinds_refuses_bad_lists() -> None:
+    frame = pd.DataFrame({"x": [0.1], "c": ["a"]})
+    with pytest.raises(DataValidationError, match=r"no column\(s\) \['nope', 'gone'\]"):
+        resolve_column_kinds(frame, target="gone", numerical=["x", "nope"])
+    with pytest.raises(DataValidationError, match="both numerical and categorical"):
+        resolve_column_kinds(frame, target=None, numerical=["x"], categorical=["x"])
+    with pytest.raises(DataValidationError, match="no column to monitor"):
+        resolve_column_kinds(pd.DataFrame({"when": pd.to_datetime(["2024-01-01"])}), target=None)
+
+
+# --- profile and detection -------------------------------------------------------------------------------
+
+
+def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(shift, 1, rows),
+            "k": rng.integers(0, 3, rows),  # small integers: categorical
+            "s": rng.choice(["p", "q", "r"], rows),
+            "y": rng.choice(["no", "yes"], rows),
+        }
+    )
+
+
+def test_profile_round_trips_through_bytes() -> None:
+    reference = _frame(3000, 0)
+    reference.loc[::7, "x"] = np.nan
+    profile = build_profile(reference, target="y")
+    data = profile.to_bytes()
+    back = ReferenceProfile.from_bytes(data)
+    assert back.columns == profile.columns == ["x", "k", "s", "y"]
+    assert back.rows == 3000 and back.target == "y"
+    assert back.numerical["x"].std == profile.numerical["x"].std == np.std(reference["x"].dropna().to_numpy())
+    np.testing.assert_array_equal(back.numerical["x"].values, np.sort(reference["x"].dropna().to_numpy()))
+    np.testing.assert_array_equal(back.categorical["s"].labels, ["p", "q", "r"])
+    np.testing.assert_array_equal(back.categorical["k"].numbers, [0.0, 1.0, 2.0])
+    current = _frame(500, 1, shift=0.3)
+    assert detect_drift(back, current).to_dict() == detect_drift(profile, current).to_dict()
+
+
+def test_profile_is_compact() -> None:
+    reference = pd.DataFrame({"x": np.random.default_rng(0).normal(size=100_000)})
+    size = len(build_profile(reference, target=None).to_bytes())
+    assert size < 100_000 * 9 + 4096  # 8 bytes per distinct value, 1 per count, small header
+
+
+def test_profile_refuses_foreign_or_newer_bytes() -> None:
+    with pytest.raises(DataValidationError, match="unreadable"):
+        ReferenceProfile.from_bytes(b"not a profile")
+    with np.load(io.BytesIO(build_profile(_frame(50, 0), target="y").to_bytes())) as npz:
+        arrays = dict(npz)
+    header = json.loads(arrays["header"].tobytes())
+    arrays["header"] = np.frombuffer(json.dumps({**header, "version": 2}).encode(), dtype=np.uint8)
+    newer = io.BytesIO()
+    np.savez(newer, **arrays)
+    with pytest.raises(DataValidationError, match="version 2 is not supported"):
+        ReferenceProfile.from_bytes(newer.getvalue())
+    arrays["header"] = np.frombuffer(json.dumps({**header, "format": "other"}).encode(), dtype=np.uint8)
+    foreign = io.BytesIO()
+    np.savez(foreign, **arrays)
+    with pytest.raises(DataValidationError, match="not a drift reference profile"):
+        ReferenceProfile.from_bytes(foreign.getvalue())
+
+
+def test_drift_result_is_the_contract_and_strict_json() -> None:
+    result = detect_drift(build_profile(_frame(300, 0), target="y"), _frame(300, 1, shift=2.0)).to_dict()
+    drift_fields = {"detected", "share_of_drifted_columns", "number_of_drifted_columns", "number_of_columns"}
+    drift_fields |= {"drift_share", "columns"}
+    assert drift_fields <= set(typing.get_type_hints(DriftOutput))
+    assert set(result) == drift_fields
+    for column in result["columns"].values():
+        assert set(column) == set(typing.get_type_hints(ColumnDrift))
+    json.dumps(result, allow_nan=False)
+    assert result["columns"]["x"] == {
+        "column_type": "num",
+        "method": "K-S p_value",
+        "score": pytest.approx(0.0, abs=1e-30),
+        "threshold": 0.05,
+        "drifted": True,
+    }
+    assert result["columns"]["k"]["column_type"] == "cat" and result["columns"]["k"]["method"] == "chi-square p_value"
+    assert result["columns"]["y"]["method"] == "Z-test p_value"
+
+
+def test_dataset_drift_is_share_at_least_drift_share() -> None:
+    reference = _frame(300, 0)
+    profile = build_profile(reference, target="y")
+    only_x_moved = reference.assign(x=reference["x"] + 2.0)
+    result = detect_drift(profile, only_x_moved, drift_share=0.25)
+    assert result.number_of_drifted_columns == 1 and result.share_of_drifted_columns == 0.25
+    assert result.detected
+    assert not detect_drift(profile, only_x_moved, drift_share=0.26).detected
+
+
+def test_missing_values_and_infinities_are_dropped() -> None:
+    profile = build_profile(_frame(2000, 0), target="y")
+    current = _frame(800, 1)
+    holed = pd.concat([current, current.iloc[:40].assign(x=np.nan), current.iloc[:3].assign(x=np.inf)])
+    holed.loc[holed.index[-5:], "s"] = None
+    clean = detect_drift(profile, current).columns
+    assert detect_drift(profile, holed).columns["x"] == clean["x"]
+
+
+def test_categories_merge_as_evidently_keys_them() -> None:
+    reference = pd.DataFrame({"k": [1, 2, 3] * 40})
+    profile = build_profile(reference, target=None)
+    as_floats = pd.DataFrame({"k": [1.0, 2.0, 3.0, np.nan] * 10})  # 1 == 1.0: same categories
+    assert detect_drift(profile, as_floats).columns["k"].score == pytest.approx(1.0)
+    as_text = pd.DataFrame({"k": ["1", "2", "3"] * 10})  # "1" != 1: three categories never seen
+    assert detect_drift(profile, as_text).columns["k"].score == 0.0
+
+
+def test_constant_columns_are_not_drift() -> None:
+    reference = pd.DataFrame({"x": np.full(2000, 3.0), "c": ["a"] * 2000})
+    profile = build_profile(reference, categorical=["c"], target=None)
+    result = detect_drift(profile, reference.iloc[:10])
+    assert result.columns["x"].method == "Jensen-Shannon distance" and result.columns["x"].score == 0.0
+    assert not result.detected
+
+
+@pytest.mark.parametrize(
+    ("current", "error", "message"),
+    [
+        (_frame(10, 1).drop(columns=["s", "y"]), DataValidationError, r"lacks monitored column\(s\) \['s', 'y'\]"),
+        (_frame(10, 1).iloc[:0], DataValidationError, "current batch is empty"),
+        (_frame(10, 1).assign(x=np.nan), DataValidationError, "column 'x' has no finite value in the current"),
+        (_frame(10, 1).assign(s=None), DataValidationError, "column 's' has no value in the current"),
+        (_frame(10, 1).assign(x="text"), DataValidationError, "numerical column 'x' holds object values"),
+        (_frame(10, 1).assign(s=[(1, 2)] * 10), DataValidationError, "'s' holds a tuple value"),
+    ],
+)
+def test_detect_refuses_unusable_batches(current: pd.DataFrame, error: type, message: str) -> None:
+    profile = build_profile(_frame(100, 0), target="y")
+    with pytest.raises(error, match=message):
+        detect_drift(profile, current)
+
+
+@pytest.mark.parametrize("drift_share", [-0.1, 1.5])
+def test_detect_refuses_a_drift_share_outside_0_1(drift_share: float) -> None:
+    with pytest.raises(InvalidRequestError, match="drift_share") as raised:
+        detect_drift(build_profile(_frame(20, 0), target="y"), _frame(20, 1), drift_share=drift_share)
+    assert raised.value.field == "drift_share"
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        (_frame(10, 0).iloc[:0], "reference data is empty"),
+        (_frame(10, 0).assign(x=np.nan), "column 'x' has no finite value in the reference"),
+        (_frame(10, 0).assign(s=None), "column 's' has no value in the reference"),
+    ],
+)
+def test_build_profile_refuses_unusable_references(reference: pd.DataFrame, message: str) -> None:
+    with pytest.raises(DataValidationError, match=message):
+        build_profile(reference, target="y", numerical=["x"], categorical=["k", "s"])

@@ -1,0 +1,211 @@
+"""Our drift verdicts against Evidently 0.7's DataDriftPreset on the same data, column by column.
+
+Evidently runs once per case (module-scoped: it is slow); every case asserts methods, drift flags, scores
+and the dataset-level count and share.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlops_core.drift import build_profile, detect_drift, evidently_data_definition
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    target: str | None
+
+
+def _split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    reference = frame.sample(frac=0.5, random_state=seed)
+    return reference, frame.drop(reference.index)
+
+
+def _shift(frame: pd.DataFrame, strength: float, seed: int) -> pd.DataFrame:
+    """Numbers move by `strength` standard deviations (on every other column); a share of `strength / 2` of
+    each categorical column's values is replaced by its first value."""
+    rng = np.random.default_rng(seed)
+    shifted = frame.copy()
+    numeric = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    for column in numeric[::2]:
+        shifted[column] = frame[column] + strength * frame[column].std()
+    for column in frame.columns:
+        if column in numeric:
+            continue
+        first = frame[column].dropna().iloc[0]
+        hit = rng.random(len(frame)) < strength / 2
+        shifted.loc[hit, column] = first
+    return shifted
+
+
+def _with_shifts(name: str, reference: pd.DataFrame, current: pd.DataFrame, target: str | None) -> list[Case]:
+    return [
+        Case(f"{name}-none", reference, current, target),
+        Case(f"{name}-small", reference, _shift(current, 0.15, 1), target),
+        Case(f"{name}-large", reference, _shift(current, 1.0, 2), target),
+    ]
+
+
+def _sklearn(loader, name: str) -> list[Case]:
+    frame = loader(as_frame=True).frame
+    return _with_shifts(name, *_split(frame, 0), "target")
+
+
+def _penguins() -> list[Case]:
+    import palmerpenguins
+
+    reference, current = _split(palmerpenguins.load_penguins(), 3)
+    return _with_shifts("penguins", reference, current, "species")
+
+
+def _synthetic(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "normal": rng.normal(10, 2, rows),
+            "skewed": rng.lognormal(0, 1, rows),
+            "levels": rng.integers(0, 4, rows).astype(float),  # numerical, 4 distinct values
+            "flag": rng.integers(0, 2, rows).astype(float),  # numerical, binary
+            "colour": rng.choice(["red", "green", "blue", "grey"], rows, p=[0.4, 0.3, 0.2, 0.1]),
+            "member": rng.choice(["yes", "no"], rows),
+            "label": rng.choice(["a", "b", "c"], rows),
+        }
+    )
+    frame.loc[rng.random(rows) < 0.05, "normal"] = np.nan
+    frame.loc[rng.random(rows) < 0.05, "colour"] = None
+    return frame
+
+
+def _unseen(current: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A category the reference never saw, plus more missing values and an infinity."""
+    rng = np.random.default_rng(seed)
+    changed = current.copy()
+    changed.loc[rng.random(len(current)) < 0.02, "colour"] = "violet"
+    changed.loc[rng.random(len(current)) < 0.2, "skewed"] = np.nan
+    changed.iloc[0, changed.columns.get_loc("skewed")] = np.inf
+    return changed
+
+
+def _synthetic_cases() -> list[Case]:
+    cases = []
+    for name, rows in (("synthetic-large", 5000), ("synthetic-small", 1600)):
+        reference, current = _split(_synthetic(rows, 7), 7)
+        cases += _with_shifts(name, reference, current, "label")
+        cases.append(Case(f"{name}-unseen", reference, _unseen(current, 8), "label"))
+    return cases
+
+
+def _all_cases() -> list[Case]:
+    from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+
+    return [
+        *_sklearn(load_iris, "iris"),
+        *_sklearn(load_wine, "wine"),
+        *_sklearn(load_breast_cancer, "breast_cancer"),
+        *_penguins(),
+        *_synthetic_cases(),
+    ]
+
+
+CASES = {case.name: case for case in _all_cases()}
+
+
+def _evidently(case: Case) -> dict:
+    from evidently import Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = evidently_data_definition(case.reference, target=case.target)
+    snapshot = Report([DataDriftPreset()], include_tests=True).run(
+        Dataset.from_pandas(case.current, data_definition=definition),
+        Dataset.from_pandas(case.reference, data_definition=definition),
+    )
+    result = snapshot.dict()
+    count = result["metrics"][0]["value"]
+    columns = {
+        metric["config"]["column"]: {"method": metric["config"]["method"], "score": metric["value"]}
+        for metric in result["metrics"][1:]
+    }
+    for test in result["tests"]:
+        params = test["metric_config"]["params"]
+        if params["type"].endswith("ValueDrift"):
+            columns[params["column"]]["drifted"] = test["status"] == "FAIL"
+    return {"count": count["count"], "share": count["share"], "columns": columns}
+
+
+@pytest.fixture(scope="module")
+def evidently_results() -> dict[str, dict]:
+    return {name: _evidently(case) for name, case in CASES.items()}
+
+
+@pytest.fixture(scope="module")
+def our_results() -> dict[str, dict]:
+    results = {}
+    for name, case in CASES.items():
+        profile = build_profile(case.reference, target=case.target)
+        profile = type(profile).from_bytes(profile.to_bytes())  # as the pipeline reads it back from S3
+        results[name] = detect_drift(profile, case.current).to_dict()
+    return results
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_columns_match_evidently(name: str, evidently_results: dict, our_results: dict) -> None:
+    theirs = evidently_results[name]["columns"]
+    ours = our_results[name]["columns"]
+    assert list(ours) == list(theirs)
+    for column, expected in theirs.items():
+        got = ours[column]
+        assert got["method"] == expected["method"], column
+        assert got["drifted"] == expected["drifted"], column
+        assert math.isclose(got["score"], expected["score"], rel_tol=1e-6, abs_tol=1e-12), (column, got, expected)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_dataset_drift_matches_evidently(name: str, evidently_results: dict, our_results: dict) -> None:
+    theirs, ours = evidently_results[name], our_results[name]
+    assert ours["number_of_drifted_columns"] == theirs["count"]
+    assert ours["share_of_drifted_columns"] == pytest.approx(theirs["share"])
+    assert ours["number_of_columns"] == len(theirs["columns"])
+    assert ours["detected"] == (theirs["share"] >= 0.5)
+
+
+def test_cases_cover_every_method_and_both_verdicts(our_results: dict) -> None:
+    """Guards the parity tests themselves: the cases must exercise each method, drifting and not."""
+    seen = {
+        (column["method"], column["drifted"])
+        for result in our_results.values()
+        for column in result["columns"].values()
+    }
+    methods = {"K-S p_value", "chi-square p_value", "Z-test p_value", "Jensen-Shannon distance"}
+    methods.add("Wasserstein distance (normed)")
+    assert seen >= {(method, drifted) for method in methods for drifted in (True, False)}
+    assert {result["detected"] for result in our_results.values()} == {True, False}
+
+
+def test_report_states_its_sample_and_keeps_small_data_whole() -> None:
+    from mlops_core.drift import render_drift_report_html
+    from mlops_core.exceptions import InvalidRequestError
+
+    case = CASES["synthetic-small-small"]
+    report = render_drift_report_html(case.reference, case.current, target="label", max_rows=300, seed=1)
+    assert report.sampled and report.rows_used == {"reference": 300, "current": 300}
+    body = report.html.index("<body")
+    note = report.html.index("Sampled report.")
+    assert body < note < body + 400  # at the very top of the page
+    assert "300 of 800 reference rows" in report.html and "the full data" in report.html
+    assert "colour" in report.html  # the per-column widgets are there
+
+    whole = render_drift_report_html(case.reference, case.current, target="label", max_rows=800)
+    assert not whole.sampled and whole.rows_used == {"reference": 800, "current": 800}
+    assert "Sampled report." not in whole.html
+
+    with pytest.raises(InvalidRequestError, match="max_rows"):
+        render_drift_report_html(case.reference, case.current, target="label", max_rows=0)
