@@ -212,16 +212,21 @@ def _follow_and_summarise(state: StackState, sfn: Any, s3: Any, arn: str) -> int
     from mlops_local import runs
 
     entered: dict[str, datetime] = {}
+    failed: set[str] = set()
+    current = [""]
 
     def show(event: runs.StepEvent) -> None:
         if event.kind == "entered":
             entered[event.state] = event.at
+            current[0] = event.state
             print(f"  ▶ {event.state}", flush=True)
         elif event.kind == "exited":
             took = (event.at - entered.get(event.state, event.at)).total_seconds()
-            print(f"  ✓ {event.state:<20} {took:7.1f} s", flush=True)
+            mark = "✗" if event.state in failed else "✓"
+            print(f"  {mark} {event.state:<20} {took:7.1f} s", flush=True)
         else:
-            print(f"  ✗ {event.detail}", flush=True)
+            failed.add(current[0])
+            print(f"    error: {event.detail}", flush=True)
 
     outcome = runs.follow(sfn, arn, on_event=show)
     print(f"execution {outcome.run_id}: {outcome.status} in {outcome.seconds:.1f} s")
@@ -343,9 +348,9 @@ def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | N
     _, s3, _ = _clients(state)
     bucket = state.outputs["DataBucketName"]
     config = load_dataset_config(s3, bucket, dataset)
-    baseline = read_table(s3, bucket, config.baseline_key)
+    baseline = read_table(s3, bucket, config.baseline_key, categorical=config.categorical or [])
     batch, info = simulate_drift(baseline, target=config.target, seed=seed, strength=strength)
-    key = write_batch(s3, bucket, dataset, batch, config.format)
+    key = write_batch(s3, bucket, dataset, batch, config.format, seed=info.seed)
     _say(f"wrote {len(batch)} rows to s3://{bucket}/{key} (seed {info.seed}, strength {strength})")
     return key
 

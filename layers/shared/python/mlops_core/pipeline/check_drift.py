@@ -6,7 +6,7 @@ from typing import Any
 
 from mlops_core import layout, settings
 from mlops_core.contracts import DriftOutput
-from mlops_core.data import put_once, read_frame, resolve_batch_key, validate_batch
+from mlops_core.data import put_once, read_table, resolve_batch_key, validate_batch
 from mlops_core.pipeline import reference as references
 from mlops_core.pipeline.context import run_context
 
@@ -20,7 +20,7 @@ def run(state: dict[str, Any]) -> DriftOutput:
     batch_key = resolve_batch_key(ctx.s3, ctx.data_bucket, ctx.dataset, state["input"].get("batch_key"))
     reference = references.load_or_build(ctx.s3, ctx.data_bucket, config, sample_rows=max_rows)
 
-    batch = read_frame(ctx.s3, ctx.data_bucket, batch_key, categorical=reference.categorical)
+    batch = read_table(ctx.s3, ctx.data_bucket, batch_key, categorical=reference.categorical)
     validate_batch(
         batch,
         config,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_core import layout
-from mlops_core.data import DatasetConfig, column_kinds, dtypes_of, put_once, read_frame
+from mlops_core.data import DatasetConfig, column_kinds, dtypes_of, put_once, read_table
 from mlops_core.exceptions import NotFoundError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def load_or_build(s3: Any, bucket: str, config: DatasetConfig, *, sample_rows: i
         return _load(s3, bucket, prefix)
     except NotFoundError:
         pass
-    baseline = read_frame(s3, bucket, config.baseline_key, categorical=config.categorical or [])
+    baseline = read_table(s3, bucket, config.baseline_key, categorical=config.categorical or [])
     reference = build(baseline, config, prefix=prefix, sample_rows=sample_rows, seed=seed)
     _store(s3, bucket, reference)
     return reference

@@ -8,7 +8,7 @@ from typing import Any
 
 from mlops_core import layout, settings
 from mlops_core.contracts import TrainingOutput
-from mlops_core.data import put_once, read_frame, s3_uri
+from mlops_core.data import put_once, read_table, s3_uri
 from mlops_core.pipeline import reference as references
 from mlops_core.pipeline.context import run_context
 
@@ -35,7 +35,7 @@ def run(state: dict[str, Any]) -> TrainingOutput:
     key = idempotency_key(ctx.dataset, drift["batch_key"], batch_etag, reference.prefix)
     seed = int(key.rsplit("-", 1)[1][:8], 16)
 
-    batch = read_frame(ctx.s3, ctx.data_bucket, drift["batch_key"], categorical=categorical)
+    batch = read_table(ctx.s3, ctx.data_bucket, drift["batch_key"], categorical=categorical)
     train_part, holdout = stratified_split(
         batch, config.target, holdout_fraction=settings.get_float(settings.HOLDOUT_FRACTION), seed=seed
     )
@@ -47,7 +47,7 @@ def run(state: dict[str, Any]) -> TrainingOutput:
     registration = reuse_registration(client, ctx.model_name, key)
     baseline_rows = reference.rows
     if registration is None:
-        baseline = read_frame(ctx.s3, ctx.data_bucket, config.baseline_key, categorical=categorical)
+        baseline = read_table(ctx.s3, ctx.data_bucket, config.baseline_key, categorical=categorical)
         columns = list(reference.kinds)
         augmented = pd.concat([baseline[columns], train_part[columns]], ignore_index=True)
         trained = train_best_model(
