@@ -353,3 +353,15 @@ def test_cached_model_keeps_serving_while_the_registry_is_unreachable(two_versio
     assert serving.load(PRODUCTION).version == "1"
     with pytest.raises(Exception):  # noqa: B017 - whatever the client raises, nothing is cached to fall back on
         serving.load(STAGING)
+
+
+def test_load_version_loads_an_exact_version_whatever_the_aliases(two_versions, iris) -> None:
+    registry, first, second = two_versions
+    X, _ = iris
+    registry.promote("1", actor="test", reason="first", evidence={})
+    loaded = registry.load_version("2")
+    assert loaded.version == "2"
+    assert list(loaded.predict(X)) == list(second.predict(X))
+    assert registry.version_for("production").version == "1"
+    with pytest.raises(NotFoundError):
+        registry.load_version("999")

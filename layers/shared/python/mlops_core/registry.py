@@ -180,6 +180,12 @@ class ModelRegistry:
             raise NoModelError(f"no model registered under alias '{alias}' for model {self.model_name}")
         return entry.model
 
+    def load_version(self, version: str | int) -> LoadedModel:
+        """One exact version, uncached: the pipeline judges the version it trained, whatever the aliases say."""
+        version = str(version)
+        self._existing_version(version)
+        return self._cached_version(version) or self._load_version(version)
+
     def loaded_versions(self) -> dict[str, str]:
         """{alias: version} of the models in the cache, without a registry call (for health checks)."""
         return {alias: e.model.version for alias, e in list(self._by_alias.items()) if e.model is not None}

@@ -65,7 +65,6 @@ def run(state: dict[str, Any]) -> TrainingOutput:
             drift_summary={k: v for k, v in drift.items() if k != "columns"},
             idempotency_key=key,
             params={"dataset": ctx.dataset, "run_id": ctx.run_id, "seed": seed, "baseline_rows": baseline_rows},
-            client=client,
             experiment_name=f"{ctx.dataset}-pipeline",
         )
     return TrainingOutput(
