@@ -5,9 +5,12 @@ These seams are private moto APIs: moto is pinned, and the integration tests fai
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_local.lambda_executor import FunctionSpec, LambdaExecutor, LambdaExecutorError, log_tail
@@ -29,8 +32,10 @@ def apply(executor: LambdaExecutor) -> None:
     from moto.apigateway.models import RestAPI
     from moto.awslambda.models import LambdaFunction, LayerVersion
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     _ORIGINALS["LambdaSimpleBackend.invoke"] = LambdaSimpleBackend.invoke
     _ORIGINALS["LambdaFunction.invoke"] = LambdaFunction.invoke
@@ -59,6 +64,16 @@ def apply(executor: LambdaExecutor) -> None:
     # and ignores Body, so the stack's Deployment then fails with "The REST API doesn't contain any methods".
     _ORIGINALS["RestAPI.create_from_cloudformation_json"] = RestAPI.create_from_cloudformation_json.__func__
     RestAPI.create_from_cloudformation_json = classmethod(_create_rest_api)
+    # The context object's Execution.StartTime is an ISO 8601 string on AWS; moto passes a datetime, which then
+    # breaks DescribeExecution's JSON once a state copies it into the output.
+    _ORIGINALS["ExecutionWorker._get_evaluation_environment"] = ExecutionWorker._get_evaluation_environment
+    ExecutionWorker._get_evaluation_environment = _evaluation_environment
+    # moto's DynamoDB is not thread-safe: TransactWriteItems deep-copies the tables for rollback while another
+    # request thread updates them ("dictionary changed size during iteration"). DynamoDB itself serialises
+    # conflicting writes, so one lock around the item calls is the faithful fix.
+    for name in _DYNAMODB_CALLS:
+        _ORIGINALS[f"DynamoDBBackend.{name}"] = getattr(DynamoDBBackend, name)
+        setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
 
 
 def _require_executor() -> LambdaExecutor:
@@ -267,3 +282,41 @@ def _create_rest_api(
     if body:
         backend.put_rest_api(api.id, body, fail_on_warnings=False, mode="overwrite")
     return api
+
+
+# --- Step Functions context object -----------------------------------------------------------------------
+
+
+def _evaluation_environment(self: Any) -> Any:
+    env = _ORIGINALS["ExecutionWorker._get_evaluation_environment"](self)
+    execution = env.states.context_object.context_object_data["Execution"]
+    started = execution.get("StartTime")
+    if isinstance(started, datetime):
+        stamp = started.astimezone(UTC) if started.tzinfo else started.replace(tzinfo=UTC)
+        execution["StartTime"] = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return env
+
+
+# --- DynamoDB ---------------------------------------------------------------------------------------------
+
+# Reads too: a scan iterating a table while a write resizes it fails the same way.
+_DYNAMODB_CALLS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+    "get_item",
+    "query",
+    "scan",
+)
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _serialised(method: Any) -> Any:
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return method(self, *args, **kwargs)
+
+    return locked
