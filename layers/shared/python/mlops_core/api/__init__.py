@@ -1,0 +1,42 @@
+"""The HTTP API's logic: request parsing and validation, credentials, error mapping, predictions, reports."""
+
+from mlops_core.api.auth import check_management_credential, presented_credential
+from mlops_core.api.errors import error_body, http_status, to_http
+from mlops_core.api.exceptions import AuthenticationError, ManagementDisabledError, PermissionDeniedError
+from mlops_core.api.features import FeatureSchema, to_frame, validate_records
+from mlops_core.api.health import check_health
+from mlops_core.api.parsing import (
+    ManagementRequest,
+    PredictRequest,
+    parse_feedback_request,
+    parse_json_body,
+    parse_management_request,
+    parse_predict_request,
+    parse_traffic_request,
+    require_object,
+)
+from mlops_core.api.reports import ReportsReader
+
+__all__ = [
+    "AuthenticationError",
+    "FeatureSchema",
+    "ManagementDisabledError",
+    "ManagementRequest",
+    "PermissionDeniedError",
+    "PredictRequest",
+    "ReportsReader",
+    "check_health",
+    "check_management_credential",
+    "error_body",
+    "http_status",
+    "parse_feedback_request",
+    "parse_json_body",
+    "parse_management_request",
+    "parse_predict_request",
+    "parse_traffic_request",
+    "presented_credential",
+    "require_object",
+    "to_frame",
+    "to_http",
+    "validate_records",
+]

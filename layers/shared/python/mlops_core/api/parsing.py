@@ -1,0 +1,177 @@
+"""Request bodies: content type, JSON, and the shape of each endpoint's body. Pure: no AWS, no model."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from mlops_core.exceptions import InvalidRequestError
+
+JSON_MEDIA_TYPE = "application/json"
+MAX_USER_ID_LENGTH = 256
+MAX_TEXT_LENGTH = 1000
+MAX_LABEL_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """One record (`batch` False) or a batch of records, already checked for shape but not for features."""
+
+    records: list[dict[str, Any]]
+    batch: bool
+    user_id: str | None = None
+
+    def field_prefix(self, index: int) -> str:
+        return f"instances[{index}]" if self.batch else "features"
+
+
+def _non_finite(literal: str) -> float:
+    # JSON has no NaN or Infinity, but Python's parser accepts the literals; keep them as floats so the
+    # field-level checks reject them with the field's name rather than failing here without one.
+    return float(literal)
+
+
+def parse_json_body(content_type: str | None, raw_body: bytes | str | None, *, required: bool = True) -> Any:
+    """The decoded JSON body; None when optional and absent. Raises InvalidRequestError naming the culprit."""
+    if not raw_body:
+        if required:
+            raise InvalidRequestError("request body is empty: send a JSON object", "body")
+        return None
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        raise InvalidRequestError(
+            f"unsupported content type {content_type or '(none)'!r}: send {JSON_MEDIA_TYPE}", "Content-Type"
+        )
+    try:
+        text = raw_body.decode("utf-8") if isinstance(raw_body, bytes) else raw_body
+        return json.loads(text, parse_constant=_non_finite)
+    except UnicodeDecodeError:
+        raise InvalidRequestError("request body is not UTF-8 text", "body") from None
+    except ValueError as error:
+        raise InvalidRequestError(f"malformed JSON: {error}", "body") from None
+    except RecursionError:
+        raise InvalidRequestError("malformed JSON: nested too deeply", "body") from None
+
+
+def require_object(body: Any, allowed: frozenset[str] | None = None) -> dict[str, Any]:
+    """The body as a JSON object, refusing other JSON values and, when `allowed` is given, unknown keys."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidRequestError(f"request body must be a JSON object, not {_json_type(body)}", "body")
+    if allowed is not None:
+        for key in body:
+            if key not in allowed:
+                raise InvalidRequestError(f"unknown field {key!r}", key)
+    return body
+
+
+def parse_predict_request(body: Any, max_batch: int, header_user_id: str | None = None) -> PredictRequest:
+    """`{"features": {...}}` or `{"instances": [{...}, ...]}`, with an optional `user_id` for sticky routing."""
+    obj = require_object(body, frozenset({"features", "instances", "user_id"}))
+    user_id = _user_id(obj["user_id"]) if "user_id" in obj else _user_id_header(header_user_id)
+    if ("features" in obj) == ("instances" in obj):
+        raise InvalidRequestError("send exactly one of 'features' (one record) or 'instances' (a batch)", "features")
+    if "features" in obj:
+        features = obj["features"]
+        if not isinstance(features, dict):
+            raise InvalidRequestError(f"'features' must be an object, not {_json_type(features)}", "features")
+        return PredictRequest([features], batch=False, user_id=user_id)
+    instances = obj["instances"]
+    if not isinstance(instances, list):
+        raise InvalidRequestError(f"'instances' must be an array, not {_json_type(instances)}", "instances")
+    if not instances:
+        raise InvalidRequestError("'instances' is empty: send at least one record", "instances")
+    if len(instances) > max_batch:
+        raise InvalidRequestError(f"batch of {len(instances)} records is over the limit of {max_batch}", "instances")
+    for index, record in enumerate(instances):
+        if not isinstance(record, dict):
+            raise InvalidRequestError(
+                f"each instance must be an object, not {_json_type(record)}", f"instances[{index}]"
+            )
+    return PredictRequest(instances, batch=True, user_id=user_id)
+
+
+def parse_traffic_request(body: Any) -> Any:
+    """The raw `production` share; its range and type are checked by the routing rules."""
+    obj = require_object(body, frozenset({"production"}))
+    if "production" not in obj:
+        raise InvalidRequestError("missing 'production': the share of traffic for Production, in [0, 1]", "production")
+    return obj["production"]
+
+
+def parse_feedback_request(body: Any) -> tuple[str, str | int | float | bool]:
+    """`{"prediction_id": "...", "label": ...}`: the id a prediction returned and the true label."""
+    obj = require_object(body, frozenset({"prediction_id", "label"}))
+    prediction_id = obj.get("prediction_id")
+    if not isinstance(prediction_id, str) or not prediction_id:
+        raise InvalidRequestError("'prediction_id' must be the non-empty string a prediction returned", "prediction_id")
+    if "label" not in obj:
+        raise InvalidRequestError("missing 'label': the true class of the predicted record", "label")
+    label = obj["label"]
+    # Labels keep their JSON type: the model may predict strings, integers or booleans.
+    valid = (isinstance(label, str) and 0 < len(label) <= MAX_LABEL_LENGTH) or (
+        isinstance(label, int | float) and math.isfinite(label)
+    )
+    if not valid:
+        raise InvalidRequestError(
+            f"'label' must be a class label: a string of 1 to {MAX_LABEL_LENGTH} characters, a finite number "
+            "or a boolean",
+            "label",
+        )
+    return prediction_id, label
+
+
+@dataclass(frozen=True)
+class ManagementRequest:
+    actor: str
+    reason: str
+
+
+def parse_management_request(body: Any, default_reason: str) -> ManagementRequest:
+    """Optional `{"reason": "...", "actor": "..."}` for promote, rollback and reset; the body may be absent."""
+    obj = require_object(body, frozenset({"reason", "actor"}))
+    return ManagementRequest(
+        actor=_text(obj, "actor", "api"),
+        reason=_text(obj, "reason", default_reason),
+    )
+
+
+def _text(obj: dict[str, Any], key: str, default: str) -> str:
+    value = obj.get(key, default)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_LENGTH:
+        raise InvalidRequestError(f"'{key}' must be a non-empty string of at most {MAX_TEXT_LENGTH} characters", key)
+    return value.strip()
+
+
+def _user_id(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidRequestError("'user_id' must be a string or an integer", "user_id")
+    text = str(value)
+    if not text or len(text) > MAX_USER_ID_LENGTH:
+        raise InvalidRequestError(f"'user_id' must have 1 to {MAX_USER_ID_LENGTH} characters", "user_id")
+    return text
+
+
+def _user_id_header(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if len(value) > MAX_USER_ID_LENGTH:
+        raise InvalidRequestError(f"x-user-id must have at most {MAX_USER_ID_LENGTH} characters", "x-user-id")
+    return value.strip()
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number" if not isinstance(value, float) or math.isfinite(value) else "a non-finite number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

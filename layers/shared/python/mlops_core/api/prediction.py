@@ -1,0 +1,154 @@
+"""The prediction service: route a request to Production or Staging, validate it, predict, count it."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from mlops_core.api.features import FeatureSchema, to_frame, validate_records
+from mlops_core.api.parsing import PredictRequest
+from mlops_core.exceptions import NoModelError
+from mlops_core.prediction_ids import make_prediction_id
+from mlops_core.routing import choose_variant
+
+VARIANTS = ("production", "staging")
+
+
+class Model(Protocol):
+    version: str
+    feature_names: list[str]
+    feature_types: dict[str, str]
+    classes: list
+
+    def predict(self, frame: Any) -> Any: ...
+
+    def predict_proba(self, frame: Any) -> Any | None: ...
+
+
+class Registry(Protocol):
+    def load(self, alias: str) -> Model: ...
+
+
+class Recorder(Protocol):
+    def record(self, variant: str, *, rows: int, latency_ms: float, error: bool = False) -> None: ...
+
+
+def schema_of(model: Model) -> FeatureSchema:
+    """The model's input schema; columns the signature marks optional accept null (imputed by the model)."""
+    types = model.feature_types
+    ordered = [types[name] for name in model.feature_names] if isinstance(types, dict) else list(types)
+    return FeatureSchema.of(model.feature_names, ordered, getattr(model, "optional_features", ()))
+
+
+class PredictionService:
+    """Serves /predict. Every collaborator is passed in, so tests drive it with real or in-memory parts."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        production_share: Callable[[], float],
+        recorder: Recorder,
+        secret: str,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        absent_ttl_seconds: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._registry = registry
+        self._production_share = production_share
+        self._recorder = recorder
+        self._secret = secret
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._schemas: dict[tuple[str, str], FeatureSchema] = {}
+        self._absent_ttl = absent_ttl_seconds
+        self._monotonic = monotonic
+        self._absent_until: dict[str, float] = {}
+
+    def available_models(self) -> dict[str, Model]:
+        """The loaded model of each alias that has one (the registry caches them by alias and version)."""
+        models = {}
+        now = self._monotonic()
+        for alias in VARIANTS:
+            if now < self._absent_until.get(alias, 0.0):
+                continue
+            try:
+                models[alias] = self._registry.load(alias)
+            except NoModelError:
+                # The registry caches what it loaded, not what is missing: without this, every request
+                # after a promotion (which clears staging) would query the registry for staging.
+                self._absent_until[alias] = now + self._absent_ttl
+        return models
+
+    def predict(self, request: PredictRequest) -> dict[str, Any]:
+        started = self._clock()
+        models = self.available_models()
+        if not models:
+            raise NoModelError("no model registered yet: run the pipeline to train and promote one")
+        variant = choose_variant(
+            self._production_share(),
+            key=request.user_id,
+            rng=self._rng,
+            has_production="production" in models,
+            has_staging="staging" in models,
+        )
+        model = models[variant]
+        rows = len(request.records)
+        try:
+            response = self._predict_with(model, variant, request)
+        except Exception:
+            self._recorder.record(variant, rows=rows, latency_ms=self._elapsed_ms(started), error=True)
+            raise
+        self._recorder.record(variant, rows=rows, latency_ms=self._elapsed_ms(started))
+        return response
+
+    def _predict_with(self, model: Model, variant: str, request: PredictRequest) -> dict[str, Any]:
+        schema = self._schema(variant, model)
+        prefixes = [request.field_prefix(index) for index in range(len(request.records))]
+        frame = to_frame(validate_records(request.records, schema, prefixes), schema)
+        labels, probabilities = _labels_and_probabilities(model, frame)
+        class_names = [str(label) for label in model.classes]
+        items = []
+        for row, label in enumerate(labels):
+            items.append(
+                {
+                    "prediction": label,
+                    "probabilities": None
+                    if probabilities is None
+                    else dict(zip(class_names, probabilities[row].tolist(), strict=True)),
+                    "prediction_id": make_prediction_id(variant, model.version, label, self._secret),
+                }
+            )
+        common = {"variant": variant, "model_version": str(model.version)}
+        if request.batch:
+            return {"predictions": items, **common}
+        return {**items[0], **common}
+
+    def _schema(self, variant: str, model: Model) -> FeatureSchema:
+        # Parsing the signature once per model version keeps it off the per-request path.
+        key = (variant, str(model.version))
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = self._schemas[key] = schema_of(model)
+        return schema
+
+    def _elapsed_ms(self, started: float) -> float:
+        return (self._clock() - started) * 1000.0
+
+
+def _labels_and_probabilities(model: Model, frame: Any) -> tuple[list, Any | None]:
+    """Predicted labels and, where the model has them, class probabilities, from ONE pass of the model.
+
+    With probabilities the label is the most probable class, which is what predict() of sklearn's
+    probabilistic classifiers returns, and the response can never show a label that its own probabilities
+    contradict; a second pass would double the latency of a single-record prediction.
+    """
+    probabilities = model.predict_proba(frame)
+    if probabilities is None or len(model.classes) != probabilities.shape[1]:
+        # Without a class for every column the probabilities cannot be labelled: leave them out.
+        return model.predict(frame).tolist(), None
+    classes = model.classes
+    return [classes[index] for index in probabilities.argmax(axis=1).tolist()], probabilities
