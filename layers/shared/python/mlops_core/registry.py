@@ -37,6 +37,7 @@ from mlops_core.exceptions import (
     NoModelError,
     NotFoundError,
 )
+from mlops_core.pycaret_env import quiet_pycaret_logging
 
 if TYPE_CHECKING:
     import numpy as np
@@ -392,6 +393,7 @@ class ModelRegistry:
         import mlflow.sklearn
         from mlflow.models import get_model_info
 
+        quiet_pycaret_logging()  # unpickling a PyCaret pipeline imports PyCaret
         uri = f"models:/{self.model_name}/{version}"
         signature = get_model_info(uri).signature
         if signature is None or not signature.inputs.has_input_names():

@@ -7,7 +7,6 @@ means macro F1 here. PyCaret is imported inside `train_best_model` only: it take
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_core.contracts import Metrics
 from mlops_core.exceptions import DataValidationError, InvalidRequestError
+from mlops_core.pycaret_env import quiet_pycaret_logging
 from mlops_core.training.exceptions import TrainingError
 
 if TYPE_CHECKING:
@@ -124,9 +124,8 @@ def train_best_model(
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    # PyCaret opens logs.log in the working directory when imported (read-only on Lambda, the repository
-    # locally) unless told another path; setup(system_log=False) below covers the experiment's own log.
-    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", os.devnull)
+    # setup(system_log=False) below covers the experiment's own log.
+    quiet_pycaret_logging()
     from pycaret.classification import ClassificationExperiment
 
     timings["import"] = time.perf_counter() - started
