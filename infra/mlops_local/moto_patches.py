@@ -64,6 +64,9 @@ def apply(executor: LambdaExecutor) -> None:
     # and ignores Body, so the stack's Deployment then fails with "The REST API doesn't contain any methods".
     _ORIGINALS["RestAPI.create_from_cloudformation_json"] = RestAPI.create_from_cloudformation_json.__func__
     RestAPI.create_from_cloudformation_json = classmethod(_create_rest_api)
+    # moto's CloudFormation has no AWS::S3::BucketPolicy (it warns and skips it), so the reports bucket's public
+    # read policy never applies and moto, which does enforce bucket policies, answers anonymous GETs with 403.
+    _register_bucket_policy_resource()
     # The context object's Execution.StartTime is an ISO 8601 string on AWS; moto passes a datetime, which then
     # breaks DescribeExecution's JSON once a state copies it into the output.
     _ORIGINALS["ExecutionWorker._get_evaluation_environment"] = ExecutionWorker._get_evaluation_environment
@@ -320,3 +323,79 @@ def _serialised(method: Any) -> Any:
             return method(self, *args, **kwargs)
 
     return locked
+
+
+# --- S3 bucket policies -----------------------------------------------------------------------------------
+
+
+def _register_bucket_policy_resource() -> None:
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    def backend(account_id: str, region_name: str) -> Any:
+        return s3_backends[account_id][get_partition(region_name)]
+
+    def policy_bytes(properties: Mapping[str, Any]) -> bytes:
+        document = properties["PolicyDocument"]
+        return (document if isinstance(document, str) else json.dumps(document)).encode()
+
+    class BucketPolicy(CloudFormationModel):
+        def __init__(self, bucket: str) -> None:
+            self.bucket = bucket
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.bucket
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::S3::BucketPolicy"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return False
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> BucketPolicy:
+            properties = cloudformation_json["Properties"]
+            backend(account_id, region_name).put_bucket_policy(properties["Bucket"], policy_bytes(properties))
+            return cls(properties["Bucket"])
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> BucketPolicy:
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> None:
+            backend(account_id, region_name).delete_bucket_policy(cloudformation_json["Properties"]["Bucket"])
+
+        def is_created(self) -> bool:
+            return True
+
+    _ORIGINALS["BucketPolicy"] = BucketPolicy
+    # moto caches its type map on first use; the new subclass must be in it.
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()

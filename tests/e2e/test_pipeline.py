@@ -1,0 +1,227 @@
+"""Whole executions of the deployed state machine on the embedded stack, driven through real clients:
+awslocal / aws CLI for Step Functions, S3 and CloudWatch Logs, the MLflow client for the registry, HTTP for the API.
+
+The runs build on each other like days in production: a first promotion, a day without drift, a drifted day
+judged by both gates, a broken batch, the same input again, and another dataset.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.request
+from typing import Any
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests.e2e.conftest import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+GATE_STATES = ["TrainModel", "EvaluateCandidate", "RunAbTest", "PromoteIfBetter"]
+
+
+def start(stack: Stack, run_input: dict[str, Any], name: str) -> str:
+    started = stack.cli(
+        "awslocal",
+        "stepfunctions",
+        "start-execution",
+        "--state-machine-arn",
+        stack.outputs["StateMachineArn"],
+        "--name",
+        name,
+        "--input",
+        json.dumps(run_input),
+    )
+    return started["executionArn"]
+
+
+def entered_states(stack: Stack, arn: str) -> list[str]:
+    history = stack.cli("awslocal", "stepfunctions", "get-execution-history", "--execution-arn", arn)
+    return [e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e]
+
+
+def simulate(stack: Stack, dataset: str, strength: float, seed: int) -> str:
+    out = stack.mlops("simulate", "--dataset", dataset, "--strength", str(strength), "--seed", str(seed)).stdout
+    return out.strip().splitlines()[-1]
+
+
+def registry(stack: Stack) -> MlflowClient:
+    return MlflowClient(tracking_uri=stack.env["MLFLOW_TRACKING_URI"])
+
+
+def production_version(stack: Stack, model: str) -> str | None:
+    try:
+        return registry(stack).get_model_version_by_alias(model, "production").version
+    except Exception:
+        return None
+
+
+@pytest.fixture(scope="module")
+def iris(stack: Stack) -> Stack:
+    stack.mlops("seed", "--dataset", "iris")
+    return stack
+
+
+@pytest.fixture(scope="module")
+def first_run(iris: Stack) -> dict[str, Any]:
+    batch = simulate(iris, "iris", 1.0, seed=11)
+    arn = start(iris, {"batch_key": batch}, "e2e-first")
+    described = iris.wait_execution(arn)
+    return {"arn": arn, "batch": batch, "described": described, "report": iris.report("e2e-first")}
+
+
+def test_stack_is_reachable_with_the_plain_aws_cli(stack: Stack) -> None:
+    listed = stack.cli("aws", "--endpoint-url", stack.env["AWS_ENDPOINT_URL"], "s3api", "list-buckets")
+    names = {b["Name"] for b in listed["Buckets"]}
+    assert {stack.outputs["DataBucketName"], stack.outputs["ReportsBucketName"]} <= names
+    rules = stack.cli("awslocal", "events", "list-rules")["Rules"]
+    daily = next(r for r in rules if r["Name"] == stack.outputs["DailyScheduleRuleName"])
+    assert daily["ScheduleExpression"] == "cron(0 6 * * ? *)"
+
+
+def test_first_drifted_run_promotes_without_a_production_model(iris: Stack, first_run: dict[str, Any]) -> None:
+    assert first_run["described"]["status"] == "SUCCEEDED", first_run["described"]
+    states = entered_states(iris, first_run["arn"])
+    assert states[:3] == ["StartRun", "CheckDataDrift", "DriftDetected"]
+    assert all(s in states for s in [*GATE_STATES, "GenerateReport"])
+    report = first_run["report"]
+    assert report["status"] == "promoted"
+    assert report["drift"]["detected"] is True
+    assert report["evaluation"]["reason"] == "no_production_model"
+    version = report["promotion"]["new_version"]
+    assert production_version(iris, report["promotion"]["model_name"]) == version
+    tags = registry(iris).get_model_version(report["promotion"]["model_name"], version).tags
+    assert tags["promoted_by"] == first_run["arn"]
+
+
+def test_a_day_without_drift_skips_to_the_report(iris: Stack, first_run: dict[str, Any]) -> None:
+    model = first_run["report"]["promotion"]["model_name"]
+    before = production_version(iris, model)
+    batch = simulate(iris, "iris", 0.0, seed=12)
+    arn = start(iris, {"batch_key": batch}, "e2e-no-drift")
+    assert iris.wait_execution(arn)["status"] == "SUCCEEDED"
+    states = entered_states(iris, arn)
+    assert not set(GATE_STATES) & set(states)
+    report = iris.report("e2e-no-drift")
+    assert report["status"] == "no_drift"
+    assert report["training"] is None and report["promotion"] is None
+    assert production_version(iris, model) == before
+
+
+def test_drifted_day_goes_through_both_gates(iris: Stack, first_run: dict[str, Any]) -> None:
+    batch = simulate(iris, "iris", 1.5, seed=13)
+    arn = start(iris, {"batch_key": batch}, "e2e-gates")
+    assert iris.wait_execution(arn)["status"] == "SUCCEEDED"
+    report = iris.report("e2e-gates")
+    assert report["status"] in ("promoted", "blocked")
+    test = report["statistical_test"]
+    assert test["n_resamples"] == 1000 and test["ci_low"] <= test["mean_delta"] <= test["ci_high"]
+    ab = report["ab_testing_api"]
+    assert sum(ab["requests"].values()) == report["training"]["holdout_rows"] - ab["errors"]["unrouted"]
+    model = report["training"]["model_name"]
+    if report["status"] == "promoted":
+        assert test["significant"] and ab["passed"]
+        assert production_version(iris, model) == report["training"]["model_version"]
+    else:
+        assert production_version(iris, model) == first_run["report"]["promotion"]["new_version"]
+
+    # The same execution input again registers no second version.
+    versions = len(registry(iris).search_model_versions(f"name = '{model}'"))
+    again = start(iris, {"batch_key": batch}, "e2e-gates-again")
+    assert iris.wait_execution(again)["status"] == "SUCCEEDED"
+    rerun = iris.report("e2e-gates-again")
+    assert rerun["training"]["reused"] is True
+    assert rerun["training"]["model_version"] == report["training"]["model_version"]
+    assert len(registry(iris).search_model_versions(f"name = '{model}'")) == versions
+
+
+def test_a_broken_batch_fails_with_a_report_and_production_untouched(iris: Stack, first_run: dict[str, Any]) -> None:
+    model = first_run["report"]["promotion"]["model_name"]
+    before = production_version(iris, model)
+    s3 = iris.client("s3")
+    bucket = iris.outputs["DataBucketName"]
+    baseline = pd.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key="datasets/iris/baseline.parquet")["Body"].read()))
+    broken = baseline.drop(columns=["petal_width"]).to_csv(index=False)
+    s3.put_object(Bucket=bucket, Key="datasets/iris/current/broken.csv", Body=broken.encode())
+
+    arn = start(iris, {"batch_key": "datasets/iris/current/broken.csv"}, "e2e-broken")
+    described = iris.wait_execution(arn)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "PipelineStepFailed"
+    report = iris.report("e2e-broken")
+    assert report["status"] == "failed"
+    assert report["error"]["type"] == "DataValidationError"
+    assert "petal_width" in report["error"]["message"]
+    assert production_version(iris, model) == before
+    # Nothing was deleted: the broken batch is still there for whoever investigates.
+    assert s3.head_object(Bucket=bucket, Key="datasets/iris/current/broken.csv")
+
+
+def test_function_logs_are_readable_with_the_aws_cli(iris: Stack, first_run: dict[str, Any]) -> None:
+    group = f"/aws/lambda/{iris.outputs['CheckDataDriftFunctionName']}"
+    events = iris.cli("aws", "logs", "filter-log-events", "--log-group-name", group)["events"]
+    messages = [e["message"] for e in events]
+    assert any(m.startswith("START RequestId") for m in messages)
+    assert any('"step": "check_data_drift"' in m and "e2e-first" in m for m in messages)
+
+
+def test_latest_html_report_renders_in_chromium(iris: Stack, first_run: dict[str, Any]) -> None:
+    from tests.support.chromium import render, require_chromium
+
+    require_chromium()
+    url = first_run["report"]["links"]["html"]
+    with urllib.request.urlopen(url) as response:
+        assert response.headers["Content-Type"].startswith("text/html")
+    rendered = render(url)
+    assert "Promoted" in rendered.dom or "promoted" in rendered.dom
+    for line in first_run["report"]["summary"][:2]:
+        assert line.split(":")[0] in rendered.dom
+
+
+def test_penguins_run_through_the_same_pipeline(stack: Stack) -> None:
+    stack.mlops("seed", "--dataset", "penguins")
+    batch = simulate(stack, "penguins", 1.0, seed=21)
+    arn = start(stack, {"dataset": "penguins", "batch_key": batch}, "e2e-penguins")
+    described = stack.wait_execution(arn)
+    report = stack.report("e2e-penguins")
+    assert described["status"] == "SUCCEEDED", report.get("error")
+    assert report["dataset"]["name"] == "penguins"
+    assert report["status"] == "promoted"
+    kinds = {c: v["column_type"] for c, v in report["drift"]["columns"].items()}
+    assert kinds["island"] == "cat" and kinds["bill_length_mm"] == "num"
+
+
+def test_rate_rule_starts_the_state_machine(stack: Stack) -> None:
+    machine = stack.outputs["StateMachineArn"]
+    role = "arn:aws:iam::123456789012:role/events-start-execution"
+    stack.cli("awslocal", "events", "put-rule", "--name", "e2e-every-minute", "--schedule-expression", "rate(1 minute)")
+    stack.cli(
+        "awslocal",
+        "events",
+        "put-targets",
+        "--rule",
+        "e2e-every-minute",
+        "--targets",
+        json.dumps([{"Id": "pipeline", "Arn": machine, "RoleArn": role}]),
+    )
+    try:
+        deadline = time.monotonic() + 100
+        scheduled = []
+        while time.monotonic() < deadline and not scheduled:
+            executions = stack.cli("awslocal", "stepfunctions", "list-executions", "--state-machine-arn", machine)
+            scheduled = [e for e in executions["executions"] if e["name"].startswith("e2e-every-minute")]
+            time.sleep(2)
+        assert scheduled, "no execution started by the rate(1 minute) rule within 100 s"
+        described = stack.cli(
+            "awslocal", "stepfunctions", "describe-execution", "--execution-arn", scheduled[0]["executionArn"]
+        )
+        event = json.loads(described["input"])
+        assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
+        assert event["resources"][0].endswith("rule/e2e-every-minute")
+    finally:
+        stack.cli("awslocal", "events", "remove-targets", "--rule", "e2e-every-minute", "--ids", "pipeline")
+        stack.cli("awslocal", "events", "delete-rule", "--name", "e2e-every-minute")
