@@ -56,6 +56,7 @@ def run(state: dict[str, Any]) -> TrainingOutput:
             categorical=categorical,
             budget_seconds=settings.get_float(settings.TRAINING_BUDGET_SECONDS),
             seed=seed % (2**31),
+            include=_model_ids(settings.get(settings.TRAINING_MODELS)),
         )
         registration = register_candidate(
             trained,
@@ -86,3 +87,8 @@ def _write_split(ctx: Any, part: str, frame: Any) -> str:
     # Deterministic split: a retried step writes the same rows, which put_once accepts.
     put_once(ctx.s3, ctx.data_bucket, key, buffer.getvalue(), same=lambda _: True)
     return key
+
+
+def _model_ids(raw: str | None) -> list[str] | None:
+    ids = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    return ids or None
