@@ -159,9 +159,13 @@ def _parameters(state: StackState, dataset: str) -> dict[str, str]:
         "ApiKey": state.api_key,
         "S3PublicEndpoint": state.endpoint_url,
     }
-    budget = os.environ.get("MLOPS_TRAINING_BUDGET_SECONDS")
-    if budget:
-        params["TrainingBudgetSeconds"] = budget
+    # Optional overrides from the environment, for short demo or test runs.
+    for variable, parameter in (
+        ("MLOPS_TRAINING_BUDGET_SECONDS", "TrainingBudgetSeconds"),
+        ("MLOPS_TRAINING_MODELS", "TrainingModels"),
+    ):
+        if os.environ.get(variable):
+            params[parameter] = os.environ[variable]
     return params
 
 
@@ -174,6 +178,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         state = StackState.load(args.state_dir.resolve())
         _deploy_to_stack(state, dataset=args.dataset)
         return 0
+    malformed = [p for p in args.parameter if "=" not in p]
+    if malformed:
+        raise ToolError(f"--parameter takes KEY=VALUE, got {malformed[0]!r}")
     params = dict(p.split("=", 1) for p in args.parameter)
     result = deploy(target, template_path=TEMPLATE, stack_name=args.stack_name, parameters=params)
     _say(f"stack {result.stack_name}: {result.status} in {result.seconds:.1f} s")
@@ -195,9 +202,9 @@ def _clients(state: StackState) -> tuple[Any, Any, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     from mlops_local import runs
 
+    run_input = _run_input(args.input)
     state = _live_state(args)
     sfn, s3, _ = _clients(state)
-    run_input: dict[str, Any] = json.loads(args.input) if args.input else {}
     if args.batch:
         run_input["batch_key"] = args.batch
     arn, name = runs.start_run(sfn, state.outputs["StateMachineArn"], run_input)
@@ -206,6 +213,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(arn)
         return 0
     return _follow_and_summarise(state, sfn, s3, arn)
+
+
+def _run_input(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        run_input = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"--input is not JSON: {exc}") from exc
+    if not isinstance(run_input, dict):
+        raise ToolError("--input must be a JSON object with the execution's input")
+    return run_input
 
 
 def _follow_and_summarise(state: StackState, sfn: Any, s3: Any, arn: str) -> int:
@@ -278,10 +297,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    state = _live_state(args)
     output_key = STEP_FUNCTIONS.get(args.step)
     if output_key is None:
         raise ToolError(f"unknown step {args.step!r}: one of {', '.join(STEP_FUNCTIONS)}")
+    state = _live_state(args)
     _, _, logs = _clients(state)
     group = f"/aws/lambda/{state.outputs[output_key]}"
     start = int((time.time() - args.since_minutes * 60) * 1000)
