@@ -18,7 +18,7 @@ def check_definition(definition: dict[str, Any], *, substitutions: dict[str, Any
     """Problems found, as readable sentences; an empty list means the definition is sound."""
     problems: list[str] = []
     _check_machine(definition, "", problems)
-    if substitutions is not None:
+    if substitutions is not None and isinstance(definition, dict):
         wanted = set(_PLACEHOLDER.findall(_flatten(definition)))
         for name in sorted(wanted - set(substitutions)):
             problems.append(f"placeholder ${{{name}}} has no DefinitionSubstitutions entry")
@@ -26,6 +26,9 @@ def check_definition(definition: dict[str, Any], *, substitutions: dict[str, Any
 
 
 def _check_machine(machine: dict[str, Any], where: str, problems: list[str]) -> None:
+    if not isinstance(machine, dict):
+        problems.append(f"{where or 'definition'}: not a JSON object")
+        return
     states = machine.get("States")
     start = machine.get("StartAt")
     if not isinstance(states, dict) or not states:
@@ -35,6 +38,9 @@ def _check_machine(machine: dict[str, Any], where: str, problems: list[str]) -> 
         problems.append(f"{where or 'definition'}: StartAt {start!r} is not a state")
     for name, state in states.items():
         label = f"{where}{name}"
+        if not isinstance(state, dict):
+            problems.append(f"state {label}: not a JSON object")
+            continue
         kind = state.get("Type")
         if kind not in _KNOWN_TYPES:
             problems.append(f"state {label}: unknown Type {kind!r}")
@@ -74,7 +80,8 @@ def _reachable(states: dict[str, Any], start: Any) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        frontier.extend(t for t in _targets(states[name]) if t in states)
+        if isinstance(states[name], dict):
+            frontier.extend(t for t in _targets(states[name]) if t in states)
     return seen
 
 

@@ -139,13 +139,14 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deploy_to_stack(state: StackState, *, dataset: str) -> None:
+def _deploy_to_stack(state: StackState, *, dataset: str, overrides: dict[str, str] | None = None) -> None:
     from mlops_local.deployer import deploy
     from mlops_local.targets import Target
 
     target = Target("emulator", state.endpoint_url, "us-east-1", "mlops-deployment-artifacts")
     _say(f"deploying {TEMPLATE.name} as stack {state.stack_name}")
-    result = deploy(target, template_path=TEMPLATE, stack_name=state.stack_name, parameters=_parameters(state, dataset))
+    parameters = {**_parameters(state, dataset), **(overrides or {})}
+    result = deploy(target, template_path=TEMPLATE, stack_name=state.stack_name, parameters=parameters)
     state.outputs = result.outputs
     state.save()
     _say(f"stack {result.status} in {result.seconds:.1f} s")
@@ -173,15 +174,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from mlops_local.deployer import deploy
     from mlops_local.targets import resolve_target
 
-    target = resolve_target(args.target, endpoint_url=args.endpoint_url, image_uri=args.image_uri)
-    if target.name == "emulator":
-        state = StackState.load(args.state_dir.resolve())
-        _deploy_to_stack(state, dataset=args.dataset)
-        return 0
     malformed = [p for p in args.parameter if "=" not in p]
     if malformed:
         raise ToolError(f"--parameter takes KEY=VALUE, got {malformed[0]!r}")
     params = dict(p.split("=", 1) for p in args.parameter)
+    target = resolve_target(args.target, endpoint_url=args.endpoint_url, image_uri=args.image_uri)
+    if target.name == "emulator":
+        state = StackState.load(args.state_dir.resolve())
+        _deploy_to_stack(state, dataset=args.dataset, overrides=params)
+        return 0
     result = deploy(target, template_path=TEMPLATE, stack_name=args.stack_name, parameters=params)
     _say(f"stack {result.stack_name}: {result.status} in {result.seconds:.1f} s")
     for key, value in sorted(result.outputs.items()):

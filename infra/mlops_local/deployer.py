@@ -137,7 +137,8 @@ def transform(template: dict[str, Any], parameters: dict[str, str], iam: Any, re
     try:
         translated = translator.translate(fragment, parameter_values=values, get_managed_policy_map=loader.load)
     except InvalidDocumentException as exc:
-        causes = "; ".join(str(cause) for cause in exc.causes)
+        # str() of a cause is its args tuple; `message` is the sentence that names the resource.
+        causes = "; ".join(cause.message for cause in exc.causes)
         raise DeployError(f"template.yaml is not valid SAM: {causes}") from exc
     return undo_mark_unicode_str_in_template(translated)
 

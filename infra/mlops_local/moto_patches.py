@@ -135,6 +135,9 @@ def _create_function(
     layers = cloudformation_json["Properties"].get("Layers")
     if layers:
         fn.layers = fn._get_layers_data(layers)
+    # CloudFormation passes Number parameters through as numbers; Lambda's environment holds strings only.
+    if fn.environment_vars:
+        fn.environment_vars = {key: str(value) for key, value in fn.environment_vars.items()}
     return fn
 
 

@@ -17,7 +17,11 @@ _FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 def new_run_name(prefix: str = "run", now: datetime | None = None) -> str:
     """Execution names are run ids: they start with a UTC timestamp so listing sorts them in time order."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    moment = now or datetime.now(UTC)
+    # The Z promises UTC: an aware time in another zone is converted, not relabelled.
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    stamp = moment.strftime("%Y%m%dT%H%M%SZ")
     return f"{prefix}-{stamp}-{secrets.token_hex(3)}"
 
 

@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mlops_local.errors import MissingDependencyError, PortInUseError, StackNotUpError
+from mlops_local.errors import MissingDependencyError, PortInUseError, StackNotUpError, ToolError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_LIBRARY = REPO_ROOT / "layers" / "shared" / "python"
@@ -36,10 +36,19 @@ class Ports:
     @classmethod
     def from_env(cls) -> Ports:
         return cls(
-            emulator=int(os.environ.get("MLOPS_EMULATOR_PORT", 4566)),
-            mlflow=int(os.environ.get("MLOPS_MLFLOW_PORT", 5000)),
-            api=int(os.environ.get("MLOPS_API_PORT", 8000)),
+            emulator=_port_from_env("MLOPS_EMULATOR_PORT", 4566),
+            mlflow=_port_from_env("MLOPS_MLFLOW_PORT", 5000),
+            api=_port_from_env("MLOPS_API_PORT", 8000),
         )
+
+
+def _port_from_env(variable: str, default: int) -> int:
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ToolError(f"{variable}={raw!r} is not a port number (1-65535)")
+    return int(raw)
 
 
 @dataclass

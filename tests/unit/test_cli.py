@@ -1,0 +1,247 @@
+"""The `mlops` command's error paths: exit code 1 and one actionable line on stderr; run names; stack state."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from mlops_core.layout import is_safe_id
+from mlops_local import runs
+from mlops_local.cli import STEP_FUNCTIONS, main
+from mlops_local.services import Ports, StackState
+
+PORT_VARIABLES = {"emulator": "MLOPS_EMULATOR_PORT", "mlflow": "MLOPS_MLFLOW_PORT", "api": "MLOPS_API_PORT"}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got: {err!r}"
+    assert lines[0].startswith("mlops: error: "), lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _save_state(state_dir: Path, *, emulator_pid: int, outputs: dict[str, str]) -> StackState:
+    # Port 9 (discard) on loopback: nothing answers, so any call that reaches the network fails fast.
+    state = StackState(
+        state_dir=str(state_dir),
+        ports=Ports(emulator=9, mlflow=9, api=9),
+        pids={"emulator": emulator_pid},
+        outputs=outputs,
+        api_key="k",
+    )
+    state.save()
+    return state
+
+
+# ---------------------------------------------------------------- no stack
+
+
+@pytest.mark.parametrize("command", [["status"], ["run"], ["logs", "train_model"], ["down"], ["env"], ["trigger"]])
+def test_commands_without_a_stack_say_it_is_not_up(
+    command: list[str], state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--state-dir", str(state_dir), *command]) == 1
+    line = _error_line(capsys)
+    assert "not up" in line and "mlops up" in line
+    assert not state_dir.exists(), "a failed command must not leave state behind"
+
+
+def test_stack_whose_emulator_died_says_so(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _save_state(state_dir, emulator_pid=_dead_pid(), outputs={"StateMachineArn": "arn"})
+    assert main(["--state-dir", str(state_dir), "run"]) == 1
+    assert "emulator is not running" in _error_line(capsys)
+
+
+def test_stack_that_was_never_deployed_says_so(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # This test process stands in for a live emulator: only its pid is checked.
+    _save_state(state_dir, emulator_pid=os.getpid(), outputs={})
+    assert main(["--state-dir", str(state_dir), "logs", "train_model"]) == 1
+    line = _error_line(capsys)
+    assert "not deployed" in line and "mlops deploy" in line
+
+
+def test_unreachable_emulator_is_one_line(
+    state_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+    _save_state(state_dir, emulator_pid=os.getpid(), outputs={"StateMachineArn": "arn:aws:states:us-east-1:1:x"})
+    assert main(["--state-dir", str(state_dir), "status"]) == 1
+    line = _error_line(capsys)
+    assert "cannot reach the stack" in line and "mlops up" in line
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_unknown_step_for_logs(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state-dir", str(state_dir), "logs", "trian_model"]) == 1
+    line = _error_line(capsys)
+    assert "unknown step 'trian_model'" in line
+    for step in STEP_FUNCTIONS:
+        assert step in line
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{not json", "--input is not JSON"), ('["a"]', "--input must be a JSON object")],
+)
+def test_bad_run_input(text: str, message: str, state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state-dir", str(state_dir), "run", "--input", text]) == 1
+    assert message in _error_line(capsys)
+
+
+def test_malformed_deploy_parameter(
+    state_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLOPS_TARGET", raising=False)
+    argv = ["--state-dir", str(state_dir), "deploy", "--target", "localstack", "--endpoint-url", "http://127.0.0.1:9"]
+    assert main([*argv, "--parameter", "DatasetName=iris", "--parameter", "oops"]) == 1
+    assert "--parameter takes KEY=VALUE, got 'oops'" in _error_line(capsys)
+
+
+def test_deploy_to_an_unknown_target_is_refused_by_argparse(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["deploy", "--target", "bogus"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: mlops" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- up on a taken port
+
+
+@pytest.fixture
+def free_ports(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Every port `up` checks points at a free one, so only the port a test takes is in use."""
+    ports = {name: _free_port() for name in PORT_VARIABLES}
+    for name, variable in PORT_VARIABLES.items():
+        monkeypatch.setenv(variable, str(ports[name]))
+    return ports
+
+
+@pytest.fixture
+def taken_port() -> Iterator[socket.socket]:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    yield holder
+    holder.close()
+
+
+@pytest.mark.parametrize("service", list(PORT_VARIABLES))
+def test_up_on_a_taken_port_names_the_port_and_the_variable(
+    service: str,
+    free_ports: dict[str, int],
+    taken_port: socket.socket,
+    state_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port = taken_port.getsockname()[1]
+    monkeypatch.setenv(PORT_VARIABLES[service], str(port))
+    assert main(["--state-dir", str(state_dir), "up", "--detach"]) == 1
+    line = _error_line(capsys)
+    assert f"port {port} ({service})" in line
+    assert PORT_VARIABLES[service] in line
+    # Refused before anything started or was written.
+    assert not (state_dir / "stack.json").exists()
+
+
+# ---------------------------------------------------------------- run names and stack state
+
+
+def test_new_run_name_is_a_safe_id_starting_with_the_utc_time() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    name = runs.new_run_name()
+    after = datetime.now(UTC)
+    assert is_safe_id(name)
+    match = re.fullmatch(r"run-(\d{8}T\d{6}Z)-[0-9a-f]{6}", name)
+    assert match, name
+    stamp = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert before <= stamp <= after
+
+
+def test_new_run_name_converts_other_zones_to_utc() -> None:
+    paris_morning = datetime(2026, 3, 1, 7, 30, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert runs.new_run_name(now=paris_morning).startswith("run-20260301T063000Z-")
+
+
+def test_run_names_are_unique_within_one_second() -> None:
+    moment = datetime(2026, 3, 1, 6, 0, 0, tzinfo=UTC)
+    names = {runs.new_run_name(now=moment) for _ in range(50)}
+    assert len(names) == 50
+    # They sort in time order: a later second sorts after every name of an earlier one.
+    later = runs.new_run_name(now=moment + timedelta(seconds=1))
+    assert all(name < later for name in names)
+
+
+def test_stack_state_round_trip(state_dir: Path) -> None:
+    state = StackState(
+        state_dir=str(state_dir),
+        ports=Ports(emulator=14566, mlflow=15000, api=18000),
+        pids={"emulator": 101, "mlflow": 102},
+        outputs={"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:x"},
+        api_key="secret",
+        stack_name="other-stack",
+    )
+    state.save()
+    loaded = StackState.load(state_dir)
+    assert loaded == state
+    assert isinstance(loaded.ports, Ports)
+    assert loaded.endpoint_url == "http://127.0.0.1:14566"
+    assert loaded.mlflow_url == "http://127.0.0.1:15000"
+    assert loaded.api_url == "http://127.0.0.1:18000"
+    assert not (state_dir / "stack.tmp").exists()
+
+
+def test_ports_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_EMULATOR_PORT", "14566")
+    monkeypatch.delenv("MLOPS_MLFLOW_PORT", raising=False)
+    monkeypatch.setenv("MLOPS_API_PORT", "18000")
+    assert Ports.from_env() == Ports(emulator=14566, mlflow=5000, api=18000)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "70000", "-1"])
+def test_up_with_a_bad_port_variable(
+    value: str,
+    free_ports: dict[str, int],
+    taken_port: socket.socket,
+    state_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Should the value be accepted, the taken emulator port stops `up` before it starts anything.
+    monkeypatch.setenv("MLOPS_EMULATOR_PORT", str(taken_port.getsockname()[1]))
+    monkeypatch.setenv("MLOPS_MLFLOW_PORT", value)
+    assert main(["--state-dir", str(state_dir), "up", "--detach"]) == 1
+    assert f"MLOPS_MLFLOW_PORT='{value}' is not a port number" in _error_line(capsys)
