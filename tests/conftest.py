@@ -11,6 +11,7 @@ Heavy libraries are imported inside the fixtures, so tests that need none of the
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import time
@@ -54,6 +55,7 @@ def mlflow_tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _mlflow
             "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", ((artifacts / "0").as_uri(),)
         )
     uri = f"sqlite:///{db}"
+    _forget_active_experiment()
     monkeypatch.setenv(settings.MLFLOW_TRACKING_URI, uri)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     mlflow.set_tracking_uri(uri)
@@ -61,6 +63,16 @@ def mlflow_tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _mlflow
     while mlflow.active_run() is not None:
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
+    _forget_active_experiment()
+
+
+def _forget_active_experiment() -> None:
+    """mlflow.set_experiment keeps the id in a module global and in MLFLOW_EXPERIMENT_ID; another test's store
+    has no such experiment ("No Experiment with id=1 exists")."""
+    import mlflow.tracking.fluent as fluent
+
+    fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 @pytest.fixture

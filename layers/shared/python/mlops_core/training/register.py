@@ -70,8 +70,9 @@ def register_candidate(
     if existing is not None:
         return existing
 
-    if experiment_name:
-        mlflow.set_experiment(experiment_name)
+    # An explicit experiment id, not mlflow.set_experiment: that sets a process-wide default which a warm
+    # worker would carry into the next run, whatever dataset or tracking server that one uses.
+    experiment_id = _experiment_id(client, experiment_name) if experiment_name else None
     tags = {
         IDEMPOTENCY_TAG: idempotency_key,
         "algorithm": trained.algorithm,
@@ -80,7 +81,7 @@ def register_candidate(
         "drift.detected": str(bool(drift_summary.get("detected"))).lower(),
         "drift.share_of_drifted_columns": str(drift_summary.get("share_of_drifted_columns", "")),
     }
-    with mlflow.start_run(run_name=f"train-{idempotency_key}"[:250], tags=tags) as run:
+    with mlflow.start_run(run_name=f"train-{idempotency_key}"[:250], tags=tags, experiment_id=experiment_id) as run:
         mlflow.log_params(
             {
                 **{k: _param(v) for k, v in params.items()},
@@ -138,6 +139,19 @@ def reuse_registration(client: MlflowClient, model_name: str, idempotency_key: s
         metrics={k: float(run.data.metrics.get(k, float("nan"))) for k in Metrics.__annotations__},  # type: ignore[misc]
         reused=True,
     )
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:
+        # Another run created it between our look-up and create.
+        return client.get_experiment_by_name(name).experiment_id
 
 
 def find_version(client: MlflowClient, model_name: str, idempotency_key: str) -> ModelVersion | None:
