@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -225,3 +227,38 @@ def test_rate_rule_starts_the_state_machine(stack: Stack) -> None:
     finally:
         stack.cli("awslocal", "events", "remove-targets", "--rule", "e2e-every-minute", "--ids", "pipeline")
         stack.cli("awslocal", "events", "delete-rule", "--name", "e2e-every-minute")
+
+
+def readme_curl_commands() -> list[str]:
+    """The curl examples exactly as README.md shows them, continuation lines joined."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    commands, pending = [], ""
+    for line in readme.splitlines():
+        if not pending and not line.startswith("curl "):
+            continue
+        pending += line.rstrip("\\").strip() + " "
+        if not line.endswith("\\"):
+            commands.append(pending.strip())
+            pending = ""
+    return commands
+
+
+def test_readme_curl_examples_work_against_the_stack(iris: Stack, first_run: dict[str, Any]) -> None:
+    commands = readme_curl_commands()
+    assert len(commands) >= 10
+    env = dict(iris.env)
+    predicted = json.loads(subprocess.run(["bash", "-c", commands[1]], env=env, capture_output=True, text=True).stdout)
+    env["PREDICTION_ID"] = predicted["prediction_id"]
+    env["RUN_ID"] = first_run["report"]["run_id"]
+    for command in commands:
+        result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+        if "format=html" in command:
+            assert "<html" in result.stdout.lower()
+            continue
+        body = json.loads(result.stdout)
+        # Rolling back needs an earlier Production version; whether one exists depends on the earlier runs.
+        if "error" in body and "/models/rollback" in command:
+            assert "roll back" in body["error"]
+            continue
+        assert "error" not in body, f"{command} -> {body}"
