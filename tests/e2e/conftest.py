@@ -42,7 +42,8 @@ class Stack:
             cwd=REPO,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"mlops {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            command = " ".join(args)
+            raise AssertionError(f"mlops {command} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
 
     def cli(self, *args: str, timeout: float = 120) -> Any:

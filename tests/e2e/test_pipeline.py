@@ -146,7 +146,8 @@ def test_a_broken_batch_fails_with_a_report_and_production_untouched(iris: Stack
     before = production_version(iris, model)
     s3 = iris.client("s3")
     bucket = iris.outputs["DataBucketName"]
-    baseline = pd.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key="datasets/iris/baseline.parquet")["Body"].read()))
+    stored = s3.get_object(Bucket=bucket, Key="datasets/iris/baseline.parquet")["Body"].read()
+    baseline = pd.read_parquet(io.BytesIO(stored))
     broken = baseline.drop(columns=["petal_width"]).to_csv(index=False)
     s3.put_object(Bucket=bucket, Key="datasets/iris/current/broken.csv", Body=broken.encode())
 
