@@ -5,12 +5,14 @@ back through /feedback so the API's own A/B statistics measure online quality to
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlops_core import settings
 from mlops_core.contracts import AbTestOutput
-from mlops_core.pipeline.context import run_context
+from mlops_core.pipeline.context import run_context, step_output
+from mlops_core.pipeline.handler import log_event
 from mlops_core.pipeline.holdout import load_holdout
 from mlops_core.policy import online_gate
 from mlops_core.stats import classification_metrics
@@ -18,6 +20,8 @@ from mlops_core.stats import classification_metrics
 VARIANTS = ("production", "staging")
 _TIMEOUT_SECONDS = 30
 _PARALLEL_REQUESTS = 8
+_FEEDBACK_ATTEMPTS = 4
+_FEEDBACK_RETRY_SECONDS = 0.1
 
 
 class ApiClient:
@@ -42,17 +46,27 @@ class ApiClient:
         return response.json() if response.status_code == 200 else None
 
     def feedback(self, prediction_id: str, label: str) -> bool:
-        response = self.session.post(
-            f"{self.base_url}/feedback",
-            json={"prediction_id": prediction_id, "label": label},
-            timeout=_TIMEOUT_SECONDS,
-        )
-        return response.status_code == 200
+        """True once the API holds the label. Server errors are retried: concurrent feedback transactions on
+        one counter item can be cancelled (DynamoDB's TransactionConflict), and each lost label skews the
+        API's online statistics. A 409 means an earlier attempt already recorded it."""
+        for attempt in range(_FEEDBACK_ATTEMPTS):
+            if attempt:
+                time.sleep(_FEEDBACK_RETRY_SECONDS * 2 ** (attempt - 1))
+            response = self.session.post(
+                f"{self.base_url}/feedback",
+                json={"prediction_id": prediction_id, "label": label},
+                timeout=_TIMEOUT_SECONDS,
+            )
+            if response.status_code in (200, 409):
+                return True
+            if response.status_code < 500:
+                return False
+        return False
 
 
 def run(state: dict[str, Any]) -> AbTestOutput:
     ctx = run_context(state)
-    training, evaluation = state["training"], state["evaluation"]
+    training, evaluation = step_output(state, "training"), step_output(state, "evaluation")
     features, labels = load_holdout(ctx.s3, ctx.data_bucket, training["holdout_key"], ctx.config.target)
     api = ApiClient(settings.require(settings.API_URL))
     share = api.get_traffic()
@@ -80,7 +94,9 @@ def run(state: dict[str, Any]) -> AbTestOutput:
         answered[variant].append((label, str(response["prediction"])))
         feedback.append((response["prediction_id"], label))
     with ThreadPoolExecutor(_PARALLEL_REQUESTS) as pool:
-        list(pool.map(lambda item: api.feedback(*item), feedback))
+        delivered = list(pool.map(lambda item: api.feedback(*item), feedback))
+    if not all(delivered):
+        log_event(step="run_ab_test", phase="warning", run_id=ctx.run_id, feedback_lost=delivered.count(False))
 
     scores = {v: classification_metrics(*zip(*answered[v], strict=True)) if answered[v] else None for v in VARIANTS}
     f1 = {v: None if scores[v] is None else scores[v]["f1_macro"] for v in VARIANTS}

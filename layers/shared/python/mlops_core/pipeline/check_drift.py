@@ -7,8 +7,9 @@ from typing import Any
 from mlops_core import layout, settings
 from mlops_core.contracts import DriftOutput
 from mlops_core.data import put_once, read_table, resolve_batch_key, validate_batch
+from mlops_core.exceptions import InvalidRequestError
 from mlops_core.pipeline import reference as references
-from mlops_core.pipeline.context import run_context
+from mlops_core.pipeline.context import run_context, run_input
 
 
 def run(state: dict[str, Any]) -> DriftOutput:
@@ -17,7 +18,10 @@ def run(state: dict[str, Any]) -> DriftOutput:
     ctx = run_context(state)
     config = ctx.config
     max_rows = settings.get_int(settings.DRIFT_REPORT_MAX_ROWS)
-    batch_key = resolve_batch_key(ctx.s3, ctx.data_bucket, ctx.dataset, state["input"].get("batch_key"))
+    requested = run_input(state).get("batch_key")
+    if requested is not None and not isinstance(requested, str):
+        raise InvalidRequestError(f"batch_key must be a string, got {type(requested).__name__}", field="batch_key")
+    batch_key = resolve_batch_key(ctx.s3, ctx.data_bucket, ctx.dataset, requested)
     reference = references.load_or_build(ctx.s3, ctx.data_bucket, config, sample_rows=max_rows)
 
     batch = read_table(ctx.s3, ctx.data_bucket, batch_key, categorical=reference.categorical)

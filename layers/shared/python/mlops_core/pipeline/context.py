@@ -7,6 +7,7 @@ from typing import Any
 
 from mlops_core import settings
 from mlops_core.data import DatasetConfig, load_dataset_config
+from mlops_core.exceptions import InvalidRequestError
 from mlops_core.pipeline import clients
 
 
@@ -28,12 +29,29 @@ class RunContext:
         return settings.model_name(self.dataset)
 
 
+def run_input(state: dict[str, Any]) -> dict[str, Any]:
+    """The execution input; the handler has checked that it is an object when present."""
+    return state.get("input") or {}
+
+
+def step_output(state: dict[str, Any], key: str) -> dict[str, Any]:
+    """A prior step's result, e.g. `drift`; a state without it names the missing result instead of a KeyError."""
+    value = state.get(key)
+    if not isinstance(value, dict):
+        raise InvalidRequestError(
+            f"the run state has no {key!r} result: this step runs after the step that writes $.{key}", field=key
+        )
+    return value
+
+
 def run_context(state: dict[str, Any]) -> RunContext:
     """The dataset comes from the execution input when it names one, else from DATASET."""
     s3 = clients.s3()
     bucket = settings.require(settings.DATA_BUCKET)
     dataset = (
-        state.get("drift", {}).get("dataset") or state["input"].get("dataset") or settings.require(settings.DATASET)
+        (state.get("drift") or {}).get("dataset")
+        or run_input(state).get("dataset")
+        or settings.require(settings.DATASET)
     )
     return RunContext(
         run_id=state["run_id"],

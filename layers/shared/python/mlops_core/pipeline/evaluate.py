@@ -6,7 +6,7 @@ from typing import Any
 
 from mlops_core import settings
 from mlops_core.contracts import EvaluationOutput
-from mlops_core.pipeline.context import run_context
+from mlops_core.pipeline.context import run_context, step_output
 from mlops_core.pipeline.holdout import load_holdout
 from mlops_core.policy import offline_gate
 from mlops_core.registry import PRODUCTION, ModelRegistry
@@ -15,7 +15,7 @@ from mlops_core.stats import classification_metrics, paired_bootstrap_f1
 
 def run(state: dict[str, Any]) -> EvaluationOutput:
     ctx = run_context(state)
-    training = state["training"]
+    training = step_output(state, "training")
     features, labels = load_holdout(ctx.s3, ctx.data_bucket, training["holdout_key"], ctx.config.target)
     registry = ModelRegistry(model_name=training["model_name"])
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_core.contracts import PromotionOutput
+from mlops_core.pipeline.context import step_output
 from mlops_core.policy import decide_promotion
 from mlops_core.registry import PRODUCTION, ModelRegistry
 
 
 def run(state: dict[str, Any]) -> PromotionOutput:
-    training, evaluation, ab_test = state["training"], state["evaluation"], state["ab_test"]
+    training, evaluation, ab_test = (step_output(state, key) for key in ("training", "evaluation", "ab_test"))
     registry = ModelRegistry(model_name=training["model_name"])
     decision = decide_promotion(evaluation, ab_test)
     current = registry.version_for(PRODUCTION)

@@ -10,7 +10,7 @@ from mlops_core import layout, settings
 from mlops_core.contracts import TrainingOutput
 from mlops_core.data import put_once, read_table, s3_uri
 from mlops_core.pipeline import reference as references
-from mlops_core.pipeline.context import run_context
+from mlops_core.pipeline.context import run_context, step_output
 
 
 def idempotency_key(dataset: str, batch_key: str, batch_etag: str, profile_prefix: str) -> str:
@@ -26,7 +26,7 @@ def run(state: dict[str, Any]) -> TrainingOutput:
     from mlops_core.training import register_candidate, reuse_registration, stratified_split, train_best_model
 
     ctx = run_context(state)
-    config, drift = ctx.config, state["drift"]
+    config, drift = ctx.config, step_output(state, "drift")
     reference = references.load_or_build(
         ctx.s3, ctx.data_bucket, config, sample_rows=settings.get_int(settings.DRIFT_REPORT_MAX_ROWS)
     )
