@@ -20,6 +20,7 @@ import atexit
 import bisect
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -42,6 +43,7 @@ LATENCY_EDGES_MS: tuple[float, ...] = (
     0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
 )  # fmt: skip
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+_TRANSACTION_ATTEMPTS = 5
 FEEDBACK_TTL_DAYS = 30
 MAX_LABEL_CHARS = 256
 
@@ -273,24 +275,24 @@ class AbStore:
             "recorded_at": {"S": _iso(now)},
             "expires_at": {"N": str(int(now) + FEEDBACK_TTL_DAYS * 86400)},
         }
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": marker,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Update": self._add_update(variant, {_confusion_attribute(true_key, predicted_key): 1})},
-                ]
-            )
-        except self.client.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise DuplicateFeedbackError(f"feedback for prediction {prediction_id} was already recorded") from None
-            raise
+        items = [
+            {"Put": {"TableName": self.table_name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": self._add_update(variant, {_confusion_attribute(true_key, predicted_key): 1})},
+        ]
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                break
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    message = f"feedback for prediction {prediction_id} was already recorded"
+                    raise DuplicateFeedbackError(message) from None
+                # Concurrent feedback for one variant touches the same counter item; DynamoDB cancels the
+                # losers with TransactionConflict, and the SDK does not retry cancelled transactions.
+                if "TransactionConflict" not in reasons or attempt == _TRANSACTION_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))
         return {
             "prediction_id": prediction_id,
             "variant": variant,
