@@ -284,3 +284,43 @@ def test_stats_shape_is_json_safe(store: AbStore) -> None:
         "confusion",
     }
     assert stats["variants"]["production"]["latency_ms"]["p50"] == 2.5  # rank 0.5 of 1, halfway into [2,3)
+
+
+def _conflicting_client(conflicts: int) -> tuple[object, list[int]]:
+    """A real DynamoDB client whose first `conflicts` TransactWriteItems calls are cancelled the way DynamoDB
+    cancels a transaction that lost a race on the same item (moto never produces this conflict)."""
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    calls = [0]
+
+    def cancel(params: dict, **_: object) -> tuple[None, dict]:
+        calls[0] += 1
+        if calls[0] <= conflicts:
+            raise client.exceptions.TransactionCanceledException(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        # A before-call handler's return value stands in for DynamoDB's answer: here, success.
+        return None, {}
+
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", cancel)
+    return client, calls
+
+
+def test_feedback_transactions_cancelled_by_a_conflict_are_retried() -> None:
+    client, calls = _conflicting_client(conflicts=2)
+    store = AbStore("ab", client=client, secret=SECRET)
+    prediction_id = make_prediction_id("staging", "3", "setosa", SECRET)
+    recorded = store.record_feedback(prediction_id, "setosa")
+    assert recorded["correct"] is True
+    assert calls[0] == 3
+
+
+def test_feedback_gives_up_after_repeated_conflicts() -> None:
+    client, calls = _conflicting_client(conflicts=100)
+    store = AbStore("ab", client=client, secret=SECRET)
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        store.record_feedback(make_prediction_id("staging", "3", "setosa", SECRET), "setosa")
+    assert calls[0] == 5
