@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from mlops_core.ab_store import (
     LATENCY_EDGES_MS,
     AbStore,
@@ -292,7 +293,7 @@ def _conflicting_client(conflicts: int) -> tuple[object, list[int]]:
     client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     calls = [0]
 
-    def cancel(params: dict, **_: object) -> tuple[None, dict]:
+    def cancel(params: dict, **_: object) -> tuple[AWSResponse, dict]:
         calls[0] += 1
         if calls[0] <= conflicts:
             raise client.exceptions.TransactionCanceledException(
@@ -303,7 +304,7 @@ def _conflicting_client(conflicts: int) -> tuple[object, list[int]]:
                 "TransactWriteItems",
             )
         # A before-call handler's return value stands in for DynamoDB's answer: here, success.
-        return None, {}
+        return AWSResponse("https://dynamodb", 200, {}, None), {}
 
     client.meta.events.register("before-call.dynamodb.TransactWriteItems", cancel)
     return client, calls
