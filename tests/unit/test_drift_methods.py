@@ -11,9 +11,12 @@ import typing
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mlops_core.contracts import ColumnDrift, DriftOutput
 from mlops_core.drift import ReferenceProfile, build_profile, detect_drift, infer_kind, resolve_column_kinds
 from mlops_core.drift import methods as m
+from mlops_core.drift.sorting import sorted_copy
 from mlops_core.exceptions import DataValidationError, InvalidRequestError
 from scipy import stats
 
@@ -48,12 +51,131 @@ def test_normed_wasserstein_floors_a_constant_reference_std() -> None:
     assert m.normed_wasserstein(np.array([5.0]), np.array([10]), 2.0, np.array([5.0, 6.0])) == 0.25
 
 
+# Quarter steps on a short range: many ties within and across both samples, disjoint samples too.
+_tied_samples = st.lists(st.integers(-12, 12), min_size=1, max_size=40).map(lambda xs: np.array(xs, float) / 4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reference=_tied_samples, current=_tied_samples)
+def test_wasserstein_equals_scipy_on_any_small_tied_samples(reference: np.ndarray, current: np.ndarray) -> None:
+    values, counts = _counts(reference)
+    expected = stats.wasserstein_distance(reference, current)
+    ours = m.wasserstein_distance(values, counts.astype(np.uint8), np.sort(current))
+    assert ours == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    with pytest.MonkeyPatch.context() as patch:  # blocks of 3 values: every block boundary case on small data
+        patch.setattr(m, "BLOCK", 3)
+        ours = m.wasserstein_distance(values, counts.astype(np.uint8), np.sort(current))
+    assert ours == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def _large_case(name: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(4)
+    if name == "rounded-reference":  # ties within the reference, current sizes not a multiple of it
+        return np.round(rng.normal(0, 1, 300_000), 3), rng.normal(0.05, 1, 700_003)
+    if name == "equal-sizes-no-drift":  # the benchmark's shape: the two CDFs cross all the time
+        return rng.normal(0, 1, 500_000), rng.normal(0, 1, 500_000)
+    return rng.lognormal(0, 1, 200_000), rng.lognormal(0, 1, 10) + 100  # current above every reference value
+
+
+@pytest.mark.parametrize("name", ["rounded-reference", "equal-sizes-no-drift", "current-above-all"])
+def test_wasserstein_equals_scipy_on_large_samples(name: str) -> None:
+    reference, current = _large_case(name)
+    values, counts = _counts(reference)
+    ours = m.wasserstein_distance(values, counts.astype(np.min_scalar_type(counts.max())), np.sort(current))
+    assert ours == pytest.approx(stats.wasserstein_distance(reference, current), rel=1e-12)
+
+
+def test_wasserstein_refuses_sizes_beyond_64_bit_arithmetic() -> None:
+    with pytest.raises(DataValidationError, match="overflow 64-bit integers"):
+        m.wasserstein_distance(np.array([0.0]), np.array([2**62], dtype=np.uint64), np.array([0.0, 1.0]))
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # scipy's asymptotic p-value at n = 1
+@settings(max_examples=300, deadline=None)
+@given(reference=_tied_samples, current=_tied_samples)
+def test_ks_statistic_equals_scipy_on_any_small_tied_samples(reference: np.ndarray, current: np.ndarray) -> None:
+    values, counts = _counts(reference)
+    # On samples this small scipy's default (exact) method reports the statistic rounded to a multiple of
+    # 1 / lcm(n1, n2); the asymptotic method, the one `ks_statistic` serves, reports it as found.
+    expected = stats.ks_2samp(reference, current, method="asymp").statistic
+    assert m.ks_statistic(values, counts, np.sort(current)) == expected
+
+
 def test_ks_equals_scipy_on_the_raw_reference() -> None:
     rng = np.random.default_rng(3)
     reference = np.round(rng.normal(0, 1, 400), 1)
     current = rng.normal(0.2, 1, 20000)
     values, counts = _counts(reference)
-    assert m.ks_p_value(values, counts.astype(np.uint8), current) == stats.ks_2samp(reference, current)[1]
+    assert m.ks_p_value(values, counts.astype(np.uint8), np.sort(current)) == stats.ks_2samp(reference, current)[1]
+
+
+@pytest.mark.parametrize(
+    ("shift", "decimals"),
+    [(0.0, 2), (0.01, 2), (0.1, 1), (0.0, 15), (3.0, 2)],
+    ids=["no-drift", "slight", "drift-coarse-ties", "no-ties", "p-clipped-to-0"],
+)
+def test_ks_p_value_equals_scipy_on_a_large_current_batch(shift: float, decimals: int) -> None:
+    rng = np.random.default_rng(11)
+    reference = np.round(rng.normal(0, 1, 1000), decimals)
+    current = np.round(rng.normal(shift, 1, 500_000), decimals)  # ties with the reference when rounded
+    values, counts = _counts(reference)
+    expected = stats.ks_2samp(reference, current)
+    assert m.ks_statistic(values, counts, np.sort(current)) == expected.statistic
+    assert m.ks_p_value(values, counts.astype(np.uint16), np.sort(current)) == expected.pvalue
+
+
+@pytest.mark.parametrize("current_rows", [m.KS_EXACT_MAX_ROWS, m.KS_EXACT_MAX_ROWS + 1])
+def test_ks_p_value_switches_to_asymptotic_where_scipy_does(current_rows: int) -> None:
+    rng = np.random.default_rng(12)
+    reference = rng.normal(0, 1, 1000)
+    current = rng.normal(0.06, 1, current_rows)
+    values, counts = _counts(reference)
+    exact = stats.ks_2samp(reference, current, method="exact").pvalue
+    asymptotic = stats.ks_2samp(reference, current, method="asymp").pvalue
+    assert exact != asymptotic  # so the comparison below tells which one was used
+    expected = exact if current_rows <= 10000 else asymptotic
+    assert m.ks_p_value(values, counts, np.sort(current)) == expected == stats.ks_2samp(reference, current).pvalue
+
+
+def _to_sort(name: str) -> np.ndarray:
+    rng = np.random.default_rng(13)
+    rows = 300_000
+    if name == "normal-with-ties-and-signed-zeros":  # bucketed
+        values = np.round(rng.normal(0, 1, rows), 2)
+        values[::97] = -0.0
+        return values
+    if name == "lognormal":  # bucketed, uneven buckets
+        return rng.lognormal(0, 1, rows)
+    if name == "one-far-outlier":  # one bucket holds nearly everything: plain sort
+        return np.r_[rng.normal(0, 1, rows), 1e12]
+    if name == "constant":
+        return np.full(rows, 2.5)
+    if name == "span-overflows":  # max - min is infinite
+        return np.r_[rng.normal(0, 1, rows), -1e308, 1e308]
+    if name == "span-underflows":  # buckets per unit span would be infinite
+        return np.r_[np.zeros(rows), 5e-324]
+    return rng.normal(0, 1, 1000)  # small: plain sort
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "normal-with-ties-and-signed-zeros",
+        "lognormal",
+        "one-far-outlier",
+        "constant",
+        "span-overflows",
+        "span-underflows",
+        "small",
+    ],
+)
+def test_sorted_copy_equals_numpy_sort_and_leaves_its_input_alone(name: str) -> None:
+    values = _to_sort(name)
+    before = values.copy()
+    result = sorted_copy(values)
+    np.testing.assert_array_equal(result, np.sort(values))
+    np.testing.assert_array_equal(values, before)
+    assert result.dtype == np.float64 and not np.shares_memory(result, values)
 
 
 def test_chi_square_by_hand() -> None:
@@ -205,6 +327,63 @@ def test_profile_refuses_foreign_or_newer_bytes() -> None:
     np.savez(foreign, **arrays)
     with pytest.raises(DataValidationError, match="not a drift reference profile"):
         ReferenceProfile.from_bytes(foreign.getvalue())
+
+
+def _rewritten(data: bytes, **changes: np.ndarray) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data)) as npz:
+        return {**npz, **changes}
+
+
+def test_profile_loads_as_read_only_views_of_the_bytes() -> None:
+    data = build_profile(_frame(300, 0), target="y").to_bytes()
+    back = ReferenceProfile.from_bytes(data)
+    values = back.numerical["x"].values
+    assert not values.flags.writeable and not back.categorical["s"].label_counts.flags.writeable
+    whole = np.frombuffer(data, dtype=np.uint8)
+    assert np.shares_memory(values, whole)
+    assert values.flags.aligned and (values.ctypes.data - whole.ctypes.data) % 64 == 0  # offset in the bytes
+    assert data == build_profile(_frame(300, 0), target="y").to_bytes()  # deterministic bytes
+
+
+def test_profile_written_by_numpy_savez_loads_as_aligned_copies() -> None:
+    profile = build_profile(_frame(3000, 0), target="y")
+    legacy = io.BytesIO()
+    np.savez(legacy, **_rewritten(profile.to_bytes()))  # members at arbitrary offsets
+    back = ReferenceProfile.from_bytes(legacy.getvalue())
+    assert back.numerical["x"].values.flags.aligned and not back.numerical["x"].values.flags.writeable
+    np.testing.assert_array_equal(back.numerical["x"].values, profile.numerical["x"].values)
+    current = _frame(500, 1, shift=0.3)
+    assert detect_drift(back, current).to_dict() == detect_drift(profile, current).to_dict()
+
+
+def test_profile_refuses_compressed_truncated_or_malformed_bytes() -> None:
+    data = build_profile(_frame(300, 0), target="y").to_bytes()
+    compressed = io.BytesIO()
+    np.savez_compressed(compressed, **_rewritten(data))
+    with pytest.raises(DataValidationError, match=r"unreadable.*is not an uncompressed array"):
+        ReferenceProfile.from_bytes(compressed.getvalue())
+    with pytest.raises(DataValidationError, match="unreadable"):
+        ReferenceProfile.from_bytes(data[: len(data) // 2])
+    float_counts = io.BytesIO()
+    np.savez(float_counts, **_rewritten(data, **{"0.counts": np.ones(300)}))
+    with pytest.raises(DataValidationError, match=r"unreadable.*'x' has malformed values or counts"):
+        ReferenceProfile.from_bytes(float_counts.getvalue())
+    pickled = io.BytesIO()
+    np.savez(pickled, **_rewritten(data, **{"2.labels": np.array([("a", 1)], dtype=object)}))
+    with pytest.raises(DataValidationError, match=r"unreadable.*not a plain array"):
+        ReferenceProfile.from_bytes(pickled.getvalue())
+
+
+@pytest.mark.parametrize("holes", [False, True], ids=["all-finite", "nan-and-inf"])
+def test_detect_leaves_the_current_batch_untouched(holes: bool) -> None:
+    profile = build_profile(_frame(2000, 0), target="y")
+    current = _frame(3000, 1)
+    if holes:
+        current.loc[::5, "x"] = np.nan
+        current.loc[1::7, "x"] = -np.inf
+    before = current.copy()
+    detect_drift(profile, current)
+    pd.testing.assert_frame_equal(current, before)
 
 
 def test_drift_result_is_the_contract_and_strict_json() -> None:

@@ -104,6 +104,22 @@ def _synthetic_cases() -> list[Case]:
     return cases
 
 
+def _large_cases() -> list[Case]:
+    """Sizes that take the fast paths: K-S with a current batch above scipy's exact-method limit, and
+    Wasserstein over more values than one block; rounding makes ties within and across both sides."""
+    rng = np.random.default_rng(21)
+
+    def frame(rows: int, shift: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"rounded": np.round(rng.normal(shift, 1, rows), 2), "skewed": rng.lognormal(shift, 1, rows)}
+        )
+
+    return [
+        Case("ks-large-current", frame(900, 0.0), frame(30_000, 0.05), None),
+        Case("wasserstein-blocks", frame(50_000, 0.0), frame(70_001, 0.1), None),
+    ]
+
+
 def _all_cases() -> list[Case]:
     from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
@@ -113,6 +129,7 @@ def _all_cases() -> list[Case]:
         *_sklearn(load_breast_cancer, "breast_cancer"),
         *_penguins(),
         *_synthetic_cases(),
+        *_large_cases(),
     ]
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from mlops_core.drift import methods
 from mlops_core.drift.categories import CategoryCounts, align_counts, count_categories
 from mlops_core.drift.kinds import Kind
+from mlops_core.drift.sorting import sorted_copy
 from mlops_core.exceptions import DataValidationError, InvalidRequestError
 
 if TYPE_CHECKING:
@@ -72,13 +73,19 @@ def _distinct_counts(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return sorted_values[starts], np.diff(np.r_[starts, sorted_values.size])
 
 
+def _sorted_finite(values: np.ndarray) -> np.ndarray:
+    """A sorted copy of the finite values (Evidently turns ±inf into NaN, then drops NaN); `values` may be
+    the caller's frame memory, so it is never sorted in place."""
+    finite = np.isfinite(values)
+    return sorted_copy(values if finite.all() else values[finite])
+
+
 def _numerical_drift(name: str, reference: NumericalProfile, column: pd.Series) -> ColumnDriftResult:
     import pandas as pd
 
     if not pd.api.types.is_numeric_dtype(column):
         raise DataValidationError(f"numerical column {name!r} holds {column.dtype} values in the current batch")
-    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    current = np.sort(values[np.isfinite(values)])  # Evidently turns ±inf into NaN, then drops NaN
+    current = _sorted_finite(column.to_numpy(dtype=np.float64, na_value=np.nan))
     if current.size == 0:
         raise DataValidationError(f"column {name!r} has no finite value in the current batch")
 

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from mlops_core.drift.kinds import Kind
+from mlops_core.exceptions import DataValidationError
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,45 @@ def select_method(kind: Kind, reference_rows: int, n_values: int) -> Method:
     return JENSEN_SHANNON
 
 
-def ks_p_value(ref_values: np.ndarray, ref_counts: np.ndarray, current: np.ndarray) -> float:
-    """Two-sided two-sample K-S p-value (scipy's `ks_2samp`, method "auto").
+def ks_statistic(ref_values: np.ndarray, ref_counts: np.ndarray, current_sorted: np.ndarray) -> float:
+    """Two-sided K-S statistic: the largest |F_ref - F_cur| over the data points, as `ks_2samp` finds it.
 
-    Only used for small references, so rebuilding the reference sample from its counts is cheap, and
-    leaves scipy's exact/asymptotic choice exactly as Evidently gets it.
+    Between two reference values F_ref is constant while F_cur only grows, so the extremes sit at a
+    reference value or at the last current value below the next one: 2 binary searches per reference
+    value into the sorted current give every candidate, each computed with scipy's own divisions.
     """
-    from scipy.stats import ks_2samp
+    n_ref = int(ref_counts.sum(dtype=np.int64))
+    n_cur = current_sorted.size
+    ref_cdf = np.cumsum(ref_counts, dtype=np.int64) / n_ref
+    at_or_below = np.searchsorted(current_sorted, ref_values, side="right") / n_cur
+    below = np.searchsorted(current_sorted, ref_values, side="left") / n_cur
+    diffs = np.concatenate([ref_cdf - at_or_below, ref_cdf[:-1] - below[1:], [0.0 - below[0]]])
+    # F_ref reaches 1 at the last reference value, so the largest difference is never negative.
+    return float(max(diffs.max(), -diffs.min()))
 
-    return float(ks_2samp(np.repeat(ref_values, ref_counts), current)[1])
+
+# `ks_2samp(method="auto")` computes the exact p-value when neither sample is larger than this, else Smirnov's
+# asymptotic one (scipy's `MAX_AUTO_N`).
+KS_EXACT_MAX_ROWS = 10000
+
+
+def ks_p_value(ref_values: np.ndarray, ref_counts: np.ndarray, current_sorted: np.ndarray) -> float:
+    """Two-sided two-sample K-S p-value of scipy's `ks_2samp` (method "auto"), which Evidently calls.
+
+    In scipy's exact regime both samples are small, so it simply runs on the reference rebuilt from its
+    counts. Above it, the statistic comes from `ks_statistic` and the p-value from the same asymptotic
+    distribution, effective size and clipping `ks_2samp` uses: no 1M-row concatenation and searches.
+    """
+    from scipy.stats import ks_2samp, kstwo
+
+    n_ref = int(ref_counts.sum(dtype=np.int64))
+    n_cur = current_sorted.size
+    if max(n_ref, n_cur) <= KS_EXACT_MAX_ROWS:
+        return float(ks_2samp(np.repeat(ref_values, ref_counts), current_sorted)[1])
+    larger, smaller = sorted([float(n_ref), float(n_cur)], reverse=True)
+    effective = larger * smaller / (larger + smaller)
+    statistic = ks_statistic(ref_values, ref_counts, current_sorted)
+    return float(np.clip(kstwo.sf(statistic, np.round(effective)), 0, 1))
 
 
 def chi_square_p_value(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
@@ -106,25 +137,66 @@ def jensen_shannon_distance(ref_counts: np.ndarray, cur_counts: np.ndarray) -> f
     return float(jensenshannon(ref_counts / int(ref_counts.sum()), cur_counts / int(cur_counts.sum())))
 
 
-def wasserstein_distance(ref_values: np.ndarray, ref_counts: np.ndarray, current_sorted: np.ndarray) -> float:
-    """First Wasserstein distance between the reference (sorted unique values with counts) and a sorted
-    current sample: the integral of |F_ref - F_cur| over the merged breakpoints, as scipy computes it.
+# Values per block in `wasserstein_distance`: its temporaries stay in cache and are reused, not paged in anew.
+BLOCK = 1 << 15
 
-    Linear after the caller's sort: merging two sorted runs with a stable sort costs about one pass.
+
+def wasserstein_distance(ref_values: np.ndarray, ref_counts: np.ndarray, current_sorted: np.ndarray) -> float:
+    """First Wasserstein distance between the reference (sorted distinct values with counts) and a sorted
+    current sample, as scipy's `wasserstein_distance` defines it.
+
+    Computed as the area between the two quantile functions, which equals scipy's area between the CDFs.
+    Scaled by n_ref * n_cur, every step end of both quantile functions is an integer (current cell i ends at
+    (i + 1) * n_ref, reference cell j at R_j * n_cur, R the cumulative counts), so merging both step
+    sequences is integer arithmetic: no sort, no search, exact segment lengths. Each segment between
+    consecutive step ends is attributed to the end that closes it; where a current and a reference end
+    coincide, the current one closes first and the reference one closes an empty segment.
     """
-    n_ref = int(ref_counts.sum())
+    n_ref = int(ref_counts.sum(dtype=np.int64))
     n_cur = current_sorted.size
-    merged = np.concatenate([ref_values, current_sorted])
-    order = np.argsort(merged, kind="stable")
-    points = merged[order]
-    weights = np.concatenate([ref_counts.astype(np.int64), np.zeros(n_cur, dtype=np.int64)])[order]
-    # Integer running counts divided once, like scipy's `searchsorted(...) / size`; a running sum of
-    # 1/n would drift. Between tied points the width is 0, so tie order does not matter.
-    gap = np.cumsum(weights)[:-1] / n_ref
-    gap -= np.cumsum(order >= ref_values.size, dtype=np.int64)[:-1] / n_cur
+    if n_ref * n_cur >= 2**63:
+        raise DataValidationError(f"{n_ref} reference rows times {n_cur} current rows overflow 64-bit integers")
+    ends = np.zeros(ref_values.size + 1, dtype=np.int64)  # ends[j + 1]: where reference cell j ends; ends[0] = 0
+    np.cumsum(ref_counts, out=ends[1:])
+    ends *= n_cur
+    closed = ends[1:] // n_ref  # current cells closed by each reference end: the current cell that segment is in
+
+    area = 0.0
+    for first in range(0, ref_values.size, BLOCK):
+        # Segments closed by reference end j start at the later of reference end j - 1 and current end
+        # `closed[j]`; the last one is empty, so its clipped current index does not matter.
+        cells = closed[first : first + BLOCK]
+        length = cells * n_ref
+        np.maximum(length, ends[first : first + cells.size], out=length)
+        np.subtract(ends[first + 1 : first + 1 + cells.size], length, out=length)
+        gap = current_sorted.take(cells, mode="clip")
+        gap -= ref_values[first : first + cells.size]
+        area += _weighted_sum(gap, length)
+
+    # Segments closed by current end i lie in reference cell b_i, the number of reference ends strictly
+    # before it (those closing at most i current cells), and start at the later of i * n_ref and ends[b_i].
+    bounds = np.append(np.arange(0, n_cur, BLOCK), n_cur)
+    closing = np.searchsorted(closed, bounds, side="left").tolist()  # reference ends before each block
+    for k, first in enumerate(bounds[:-1].tolist()):
+        size = min(BLOCK, n_cur - first)
+        cells = np.bincount(closed[closing[k] : closing[k + 1]] - first, minlength=size)
+        np.cumsum(cells, out=cells)
+        cells += closing[k]
+        length = ends.take(cells)
+        cur_ends = np.arange(first * n_ref, (first + size) * n_ref, n_ref, dtype=np.int64)
+        np.maximum(length, cur_ends, out=length)
+        cur_ends += n_ref
+        np.subtract(cur_ends, length, out=length)
+        gap = ref_values.take(cells)
+        gap -= current_sorted[first : first + size]
+        area += _weighted_sum(gap, length)
+    return area / (n_ref * n_cur)
+
+
+def _weighted_sum(gap: np.ndarray, length: np.ndarray) -> float:
     np.abs(gap, out=gap)
-    gap *= np.diff(points)
-    return float(np.sum(gap))
+    gap *= length
+    return float(gap.sum())
 
 
 def normed_wasserstein(
