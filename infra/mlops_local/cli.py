@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlops_core.data import DEMO_DATASETS
+
 from mlops_local import services
 from mlops_local.errors import StackNotUpError, ToolError
 from mlops_local.services import REPO_ROOT, Ports, StackState
@@ -78,6 +80,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         ports=Ports.from_env(),
         api_key=os.environ.get("MLOPS_API_KEY") or secrets.token_urlsafe(24),
         stack_name=args.stack_name,
+        dataset=args.dataset,
     )
     services.require_free_ports(state.host, state.ports)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +88,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         _say(f"starting the AWS emulator on {state.endpoint_url}")
         state.pids["emulator"] = services.start_emulator(state)
         state.save()
-        _deploy_to_stack(state, dataset=args.dataset)
+        _deploy_to_stack(state)
         _say(f"starting the MLflow tracking server on {state.mlflow_url}")
         state.pids["mlflow"] = services.start_mlflow(state, state.outputs["ArtifactsBucketName"])
         state.save()
@@ -139,22 +142,22 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deploy_to_stack(state: StackState, *, dataset: str, overrides: dict[str, str] | None = None) -> None:
+def _deploy_to_stack(state: StackState, *, overrides: dict[str, str] | None = None) -> None:
     from mlops_local.deployer import deploy
     from mlops_local.targets import Target
 
     target = Target("emulator", state.endpoint_url, "us-east-1", "mlops-deployment-artifacts")
     _say(f"deploying {TEMPLATE.name} as stack {state.stack_name}")
-    parameters = {**_parameters(state, dataset), **(overrides or {})}
+    parameters = {**_parameters(state), **(overrides or {})}
     result = deploy(target, template_path=TEMPLATE, stack_name=state.stack_name, parameters=parameters)
     state.outputs = result.outputs
     state.save()
     _say(f"stack {result.status} in {result.seconds:.1f} s")
 
 
-def _parameters(state: StackState, dataset: str) -> dict[str, str]:
+def _parameters(state: StackState) -> dict[str, str]:
     params = {
-        "DatasetName": dataset,
+        "DatasetName": state.dataset,
         "MlflowTrackingUri": state.mlflow_url,
         "ApiUrl": state.api_url,
         "ApiKey": state.api_key,
@@ -181,7 +184,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     target = resolve_target(args.target, endpoint_url=args.endpoint_url, image_uri=args.image_uri)
     if target.name == "emulator":
         state = StackState.load(args.state_dir.resolve())
-        _deploy_to_stack(state, dataset=args.dataset, overrides=params)
+        if "DatasetName" in params and params["DatasetName"] != state.dataset:
+            raise ToolError(
+                f"the running stack watches {state.dataset!r} and its API serves that model: "
+                "restart it with `mlops down` and `mlops up --dataset NAME` to watch another dataset"
+            )
+        _deploy_to_stack(state, overrides=params)
         return 0
     result = deploy(target, template_path=TEMPLATE, stack_name=args.stack_name, parameters=params)
     _say(f"stack {result.stack_name}: {result.status} in {result.seconds:.1f} s")
@@ -351,25 +359,30 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     state = _live_state(args)
     _, s3, _ = _clients(state)
-    config = seed_dataset(s3, state.outputs["DataBucketName"], args.dataset)
+    config = seed_dataset(s3, state.outputs["DataBucketName"], args.dataset or state.dataset)
     _say(f"dataset {config.name}: baseline at s3://{state.outputs['DataBucketName']}/{config.baseline_key}")
     return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    key = _simulate(_live_state(args), dataset=args.dataset, strength=args.strength, seed=args.seed)
+    if args.rows is not None and args.rows < 1:
+        raise ToolError(f"--rows must be at least 1, got {args.rows}")
+    state = _live_state(args)
+    key = _simulate(
+        state, dataset=args.dataset or state.dataset, strength=args.strength, seed=args.seed, rows=args.rows
+    )
     print(key)
     return 0
 
 
-def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | None) -> str:
+def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | None, rows: int | None = None) -> str:
     from mlops_core.data import load_dataset_config, read_table, simulate_drift, write_batch
 
     _, s3, _ = _clients(state)
     bucket = state.outputs["DataBucketName"]
     config = load_dataset_config(s3, bucket, dataset)
     baseline = read_table(s3, bucket, config.baseline_key, categorical=config.categorical or [])
-    batch, info = simulate_drift(baseline, target=config.target, seed=seed, strength=strength)
+    batch, info = simulate_drift(baseline, target=config.target, seed=seed, strength=strength, rows=rows)
     key = write_batch(s3, bucket, dataset, batch, config.format, seed=info.seed)
     _say(f"wrote {len(batch)} rows to s3://{bucket}/{key} (seed {info.seed}, strength {strength})")
     return key
@@ -378,7 +391,7 @@ def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | N
 def cmd_demo(args: argparse.Namespace) -> int:
     """Three runs in a row: a first promotion, a run without drift, then drift → retrain → gates → decision."""
     state_dir = args.state_dir.resolve()
-    args.dataset = args.dataset or "iris"
+    args.dataset = args.dataset or os.environ.get("MLOPS_DATASET", "iris")
     started_here = False
     try:
         state = StackState.load(state_dir)
@@ -386,6 +399,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cmd_up(argparse.Namespace(**{**vars(args), "detach": True}))
         state = StackState.load(state_dir)
         started_here = True
+    if state.dataset != args.dataset:
+        raise ToolError(f"the running stack watches {state.dataset!r}, not {args.dataset!r}: `mlops down` first")
     try:
         cmd_seed(args)
         sfn, s3, _ = _clients(state)
@@ -399,7 +414,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         for title, strength in plan:
             print(f"\n== run {title}")
-            key = _simulate(state, dataset=args.dataset, strength=strength, seed=None)
+            key = _simulate(state, dataset=state.dataset, strength=strength, seed=None)
             arn, _ = runs.start_run(sfn, state.outputs["StateMachineArn"], {"batch_key": key})
             codes.append(_follow_and_summarise(state, sfn, s3, arn))
         print(f"\nreports: {state.outputs.get('ReportsWebsiteUrl')}/reports/  MLflow: {state.mlflow_url}")
@@ -449,14 +464,13 @@ def _parser() -> argparse.ArgumentParser:
 
     up = add("up", cmd_up, "start emulator, deploy the stack, start MLflow and the API; keep the schedule live")
     up.add_argument("--detach", action="store_true", help="return once everything is up")
-    up.add_argument("--dataset", default=os.environ.get("MLOPS_DATASET", "iris"))
+    up.add_argument("--dataset", default=os.environ.get("MLOPS_DATASET", "iris"), help="the dataset the stack watches")
     add("down", cmd_down, "stop everything `up` started")
 
     deploy = add("deploy", cmd_deploy, "package and (re)deploy template.yaml")
     deploy.add_argument("--target", choices=["emulator", "localstack", "aws"], default=None)
     deploy.add_argument("--endpoint-url", default=None)
     deploy.add_argument("--image-uri", default=None, help="container image for the aws target")
-    deploy.add_argument("--dataset", default=os.environ.get("MLOPS_DATASET", "iris"))
     deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
 
     run = add("run", cmd_run, "start a pipeline execution and follow it")
@@ -476,11 +490,12 @@ def _parser() -> argparse.ArgumentParser:
     add("env", cmd_env, "print shell exports for aws, awslocal and curl")
 
     seed = add("seed", cmd_seed, "upload a demo dataset's baseline and config")
-    seed.add_argument("--dataset", default="iris", choices=["iris", "penguins"])
+    seed.add_argument("--dataset", default=None, choices=list(DEMO_DATASETS), help="default: the stack's")
     simulate = add("simulate", cmd_simulate, "write a new (drifted) batch under current/")
-    simulate.add_argument("--dataset", default="iris")
+    simulate.add_argument("--dataset", default=None, help="default: the stack's")
     simulate.add_argument("--strength", type=float, default=1.0, help="0 = no drift")
     simulate.add_argument("--seed", type=int, default=None, help="default: time-based")
+    simulate.add_argument("--rows", type=int, default=None, help="batch size (default: the baseline's)")
 
     demo = add("demo", cmd_demo, "up, seed, three runs with summaries, down")
     demo.add_argument("--dataset", default=None)

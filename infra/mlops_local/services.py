@@ -62,6 +62,7 @@ class StackState:
     outputs: dict[str, str] = field(default_factory=dict)
     api_key: str = ""
     stack_name: str = "mlops-pipeline"
+    dataset: str = "iris"  # the one dataset this stack watches; its API serves that dataset's model
 
     @property
     def endpoint_url(self) -> str:
@@ -245,6 +246,7 @@ def api_environment(state: StackState) -> dict[str, str]:
         ARTIFACTS_BUCKET=outputs["ArtifactsBucketName"],
         REPORTS_WEBSITE_URL=outputs.get("ReportsWebsiteUrl", ""),
         API_KEY=state.api_key,
+        DATASET=state.dataset,
         PYTHONPATH=os.pathsep.join([str(SHARED_LIBRARY), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     )
     return env

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,9 +80,8 @@ class Stack:
         return json.loads(body.read())
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state_dir = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running_stack(state_dir: Path, dataset: str) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
     env.update(
         MLOPS_EMULATOR_PORT=str(_free_port()),
@@ -93,7 +93,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     stack = Stack(state_dir, env, {})
-    stack.mlops("up", "--detach", timeout=600)
+    stack.mlops("up", "--detach", "--dataset", dataset, timeout=600)
     try:
         exports = stack.mlops("env").stdout
         for line in exports.splitlines():
@@ -103,3 +103,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         stack.mlops("down", check=False, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The stack watching iris, as `make demo` runs it."""
+    with running_stack(tmp_path_factory.mktemp("stack"), "iris") as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def penguins_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A second stack, deployed with DatasetName=penguins: the dataset is configuration, not code."""
+    with running_stack(tmp_path_factory.mktemp("penguins"), "penguins") as started:
+        yield started

@@ -185,17 +185,43 @@ def test_latest_html_report_renders_in_chromium(iris: Stack, first_run: dict[str
         assert line.split(":")[0] in rendered.dom
 
 
-def test_penguins_run_through_the_same_pipeline(stack: Stack) -> None:
-    stack.mlops("seed", "--dataset", "penguins")
-    batch = simulate(stack, "penguins", 1.0, seed=21)
-    arn = start(stack, {"dataset": "penguins", "batch_key": batch}, "e2e-penguins")
-    described = stack.wait_execution(arn)
-    report = stack.report("e2e-penguins")
+def test_penguins_configured_as_the_dataset_runs_the_same_pipeline(penguins_stack: Stack) -> None:
+    penguins_stack.mlops("seed")
+    batch = simulate(penguins_stack, "penguins", 1.0, seed=21)
+    arn = start(penguins_stack, {"batch_key": batch}, "e2e-penguins")
+    described = penguins_stack.wait_execution(arn)
+    report = penguins_stack.report("e2e-penguins")
     assert described["status"] == "SUCCEEDED", report.get("error")
     assert report["dataset"]["name"] == "penguins"
     assert report["status"] == "promoted"
+    assert report["ab_testing_api"]["requests"]["staging"] > 0
     kinds = {c: v["column_type"] for c, v in report["drift"]["columns"].items()}
     assert kinds["island"] == "cat" and kinds["bill_length_mm"] == "num"
+    # The stack's API serves the penguins model, missing values included.
+    body = json.dumps(
+        {
+            "features": {
+                "island": "Biscoe",
+                "bill_length_mm": 45.1,
+                "bill_depth_mm": None,
+                "flipper_length_mm": 210.0,
+                "body_mass_g": 4800.0,
+                "sex": None,
+            }
+        }
+    )
+    request = urllib.request.Request(
+        f"{penguins_stack.env['API_URL']}/predict", data=body.encode(), headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request) as response:
+        assert json.loads(response.read())["prediction"] in {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_a_run_naming_another_dataset_is_refused_with_a_report(iris: Stack) -> None:
+    arn = start(iris, {"dataset": "penguins"}, "e2e-wrong-dataset")
+    assert iris.wait_execution(arn)["status"] == "FAILED"
+    error = iris.report("e2e-wrong-dataset")["error"]
+    assert error["type"] == "InvalidRequestError" and "DatasetName=penguins" in error["message"]
 
 
 def test_rate_rule_starts_the_state_machine(stack: Stack) -> None:

@@ -41,7 +41,7 @@ def _parameters(emulator: Any) -> dict[str, str]:
     state = StackState(
         state_dir="unused", ports=Ports(emulator=emulator.port, mlflow=59999, api=59998), api_key="integration-key"
     )
-    return {**cli_parameters(state, "iris"), "ScheduleState": "DISABLED"}
+    return {**cli_parameters(state), "ScheduleState": "DISABLED"}
 
 
 def _stack_name(label: str) -> str:

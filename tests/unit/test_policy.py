@@ -74,7 +74,7 @@ def test_offline_gate_rejects_a_malformed_test(significant):
 @pytest.mark.parametrize(
     ("production", "staging", "has_production", "expected"),
     [
-        (None, None, False, GateResult(True, "no_production_model")),
+        (None, None, False, GateResult(False, "no_ab_data")),  # the API never served the candidate
         (None, 0.7, False, GateResult(True, "no_production_model")),
         (0.8, 0.81, True, GateResult(True, "staging_not_worse")),
         (0.8, 0.8, True, GateResult(True, "staging_not_worse")),  # a tie keeps the offline winner
@@ -99,7 +99,7 @@ def test_online_gate_rejects_figures_that_are_not_numbers(production, staging):
     ("evaluation_output", "ab_test_output", "expected"),
     [
         # a first model: promoted without a test or A/B figures
-        (evaluation(production=False, significant=None), ab_test(None, None), Decision(True, "no_production_model")),
+        (evaluation(production=False, significant=None), ab_test(None, None), Decision(False, "no_ab_data")),
         (evaluation(production=False, significant=None), ab_test(None, 0.4), Decision(True, "no_production_model")),
         (evaluation(), ab_test(0.8, 0.85), Decision(True, "better_offline_and_online")),
         (evaluation(), ab_test(0.8, 0.8), Decision(True, "better_offline_and_online")),

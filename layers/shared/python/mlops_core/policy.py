@@ -64,12 +64,15 @@ def _figure(value: Any, name: str) -> float | None:
 
 
 def online_gate(f1_production: float | None, f1_staging: float | None, has_production: bool) -> GateResult:
-    """Staging must score at least Production's F1-macro on live traffic; a first model passes outright."""
+    """Staging must score at least Production's F1-macro on live traffic. A first model needs no comparison,
+    but it must have answered through the API at all: a candidate the API never served proves nothing online."""
     production = _figure(f1_production, "f1_production")
     staging = _figure(f1_staging, "f1_staging")
+    if staging is None:
+        return GateResult(False, NO_AB_DATA)
     if not has_production:
         return GateResult(True, NO_PRODUCTION_MODEL)
-    if production is None or staging is None:
+    if production is None:
         return GateResult(False, NO_AB_DATA)
     return GateResult(True, STAGING_NOT_WORSE) if staging >= production else GateResult(False, STAGING_WORSE)
 

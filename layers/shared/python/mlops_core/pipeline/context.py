@@ -45,14 +45,18 @@ def step_output(state: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def run_context(state: dict[str, Any]) -> RunContext:
-    """The dataset comes from the execution input when it names one, else from DATASET."""
+    """A stack watches one dataset, DATASET (template parameter DatasetName): its API serves that dataset's
+    model, so a run on another dataset could not pass the A/B gate. An input naming another one is refused."""
     s3 = clients.s3()
     bucket = settings.require(settings.DATA_BUCKET)
-    dataset = (
-        (state.get("drift") or {}).get("dataset")
-        or run_input(state).get("dataset")
-        or settings.require(settings.DATASET)
-    )
+    dataset = settings.require(settings.DATASET)
+    named = run_input(state).get("dataset")
+    if named is not None and named != dataset:
+        raise InvalidRequestError(
+            f"this stack watches dataset {dataset!r}, not {named!r}: deploy it with DatasetName={named} "
+            "(mlops up --dataset NAME) to run the pipeline on that dataset",
+            field="dataset",
+        )
     return RunContext(
         run_id=state["run_id"],
         execution_arn=state.get("execution_arn", ""),
