@@ -356,7 +356,7 @@ def test_cached_model_keeps_serving_while_the_registry_is_unreachable(two_versio
 
 
 def test_load_version_loads_an_exact_version_whatever_the_aliases(two_versions, iris) -> None:
-    registry, first, second = two_versions
+    registry, _, second = two_versions
     X, _ = iris
     registry.promote("1", actor="test", reason="first", evidence={})
     loaded = registry.load_version("2")

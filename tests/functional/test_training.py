@@ -143,6 +143,8 @@ def test_penguins_reloaded_model_takes_categoricals_with_nans_and_returns_labels
         "sex": "string",
     }
     assert {c.type.name for c in loaded.metadata.get_output_schema().inputs} == {"string"}
+    # Present but nullable: the API accepts a missing value for every feature, since the pipeline imputes.
+    assert not any(c.required for c in loaded.metadata.get_input_schema().inputs)
     features = holdout[model.features]
     assert features["sex"].isna().any()  # the holdout exercises missing categoricals
     predicted = pd.Series(loaded.predict(features))

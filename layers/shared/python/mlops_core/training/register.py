@@ -161,13 +161,16 @@ def find_version(client: MlflowClient, model_name: str, idempotency_key: str) ->
 
 
 def model_signature(trained: TrainedModel) -> ModelSignature:
-    """Categorical features as strings, numeric ones as doubles, every feature required (its values may be
-    missing), the original label out as a string. Built from the known column kinds: inferring it from a
-    sample would type a categorical column that happens to be all missing there as double."""
+    """Categorical features as strings, numeric ones as doubles, the original label out as a string. Built from
+    the known column kinds: inferring it from a sample would type a categorical column that happens to be all
+    missing there as double. Every feature is present in a request but may be null (`required=False`): the
+    pipeline imputes missing values, as it did for the rows it was trained on, so the API accepts them."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    inputs = Schema([ColSpec("string" if c in trained.categorical else "double", c) for c in trained.features])
+    inputs = Schema(
+        [ColSpec("string" if c in trained.categorical else "double", c, required=False) for c in trained.features]
+    )
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("string", trained.target)]))
 
 
