@@ -1,0 +1,47 @@
+"""The main job as a newcomer runs it: `mlops demo` brings a stack up, runs three executions, stops it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import BIN, REPO, _free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_demo_shows_a_first_promotion_a_quiet_day_and_a_judged_candidate(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+    env.update(
+        MLOPS_EMULATOR_PORT=str(_free_port()),
+        MLOPS_MLFLOW_PORT=str(_free_port()),
+        MLOPS_API_PORT=str(_free_port()),
+        MLOPS_TRAINING_BUDGET_SECONDS="20",
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
+    state_dir = tmp_path / "state"
+    result = subprocess.run(
+        [str(BIN / "mlops"), "--state-dir", str(state_dir), "demo"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    out = result.stdout
+    assert result.returncode == 0, f"{out}\n{result.stderr}"
+    assert len(re.findall(r"^execution run-\S+: SUCCEEDED", out, flags=re.M)) == 3
+    runs = out.split("== run ")[1:]
+    assert "Promoted v1 to Production" in runs[0]
+    assert "No drift" in runs[1] and "TrainModel" not in runs[1]
+    assert "Bootstrap ΔF1" in runs[2] and "A/B via API" in runs[2]
+    assert re.search(r"Promoted v2 to Production|Production untouched", runs[2])
+    # Progress is shown state by state with timings, and every run links its reports.
+    assert re.search(r"✓ CheckDataDrift\s+\d+\.\d s", out)
+    assert out.count("report (HTML): http://127.0.0.1:") == 3
+    # The stack it started is stopped again.
+    assert not (state_dir / "stack.json").exists()
