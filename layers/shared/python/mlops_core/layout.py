@@ -39,13 +39,13 @@ def report_prefix(run_id: str) -> str:
 
 
 def report_json_key(run_id: str) -> str:
-    return f"reports/{run_id}/report.json"
+    return f"{report_prefix(run_id)}report.json"
 
 
 def report_html_key(run_id: str) -> str:
-    return f"reports/{run_id}/report.html"
+    return f"{report_prefix(run_id)}report.html"
 
 
 def drift_report_key(run_id: str) -> str:
     """Evidently's HTML sits beside the run report, so the reports website serves both."""
-    return f"reports/{run_id}/drift_report.html"
+    return f"{report_prefix(run_id)}drift_report.html"

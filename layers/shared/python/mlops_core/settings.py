@@ -6,7 +6,6 @@ Every environment variable the functions, the app and the tools read is named he
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from mlops_core.exceptions import ConfigurationError
 
@@ -79,19 +78,6 @@ def get_int(name: str, default: int | None = None) -> int:
     if value != int(value):
         raise ConfigurationError(f"environment variable {name}={value!r} is not a whole number")
     return int(value)
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Names of the deployed resources, as the stack outputs give them."""
-
-    data_bucket: str
-    reports_bucket: str
-    ab_table: str
-
-    @classmethod
-    def from_env(cls) -> Resources:
-        return cls(require(DATA_BUCKET), require(REPORTS_BUCKET), require(AB_TABLE))
 
 
 def model_name(dataset: str | None = None) -> str:
