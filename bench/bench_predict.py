@@ -36,11 +36,11 @@ def median_ms(call, repeats: int) -> float:
 
 def register_model(folder: Path) -> str:
     import mlflow
-    import mlflow.sklearn
     import numpy as np
-    from mlflow.models import infer_signature
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
+
+    from tests.support.registry_models import log_sklearn_model
 
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -50,31 +50,17 @@ def register_model(folder: Path) -> str:
     X = data.data.set_axis(FEATURES, axis=1)
     y = np.asarray(data.target_names)[data.target]
     model = LogisticRegression(max_iter=500).fit(X, y)
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(X, model.predict(X)),
-            serialization_format="cloudpickle",
-            registered_model_name=MODEL,
-            pip_requirements=["scikit-learn"],
-        )
-    mlflow.MlflowClient().set_registered_model_alias(MODEL, "production", str(info.registered_model_version))
+    version = log_sklearn_model(model, X, MODEL)
+    mlflow.MlflowClient().set_registered_model_alias(MODEL, "production", version)
     return f"models:/{MODEL}@production"
 
 
 def create_table(name: str) -> None:
     import boto3
 
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    from tests.support.registry_models import create_ab_table
+
+    create_ab_table(boto3.client("dynamodb"), name)
 
 
 def main() -> None:

@@ -96,19 +96,9 @@ def dynamodb_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     Returns its name, which is also set as AB_TABLE."""
     import boto3
 
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName=AB_TABLE_NAME,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.update_time_to_live(
-        TableName=AB_TABLE_NAME, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    from tests.support.registry_models import create_ab_table
+
+    create_ab_table(boto3.client("dynamodb"), AB_TABLE_NAME)
     monkeypatch.setenv(settings.AB_TABLE, AB_TABLE_NAME)
     return AB_TABLE_NAME
 

@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 from mlops_core import settings
 
+from tests.support.registry_models import log_sklearn_model
+
 IRIS = "iris-classifier"
 PENGUINS = "penguins-classifier"
 API_KEY = "test-api-key"
@@ -66,19 +68,8 @@ def penguins_pipeline() -> Any:
 
 def register(model: Any, X: pd.DataFrame, name: str, alias: str) -> str:
     import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
 
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(X, model.predict(X)),
-            serialization_format="cloudpickle",
-            registered_model_name=name,
-            pip_requirements=["scikit-learn"],  # skips requirement inference, which reloads the model
-        )
-    version = str(info.registered_model_version)
+    version = log_sklearn_model(model, X, name)
     mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
     return version
 

@@ -24,6 +24,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
+from tests.support.registry_models import log_sklearn_model
+
 MODEL = "iris-classifier"
 
 
@@ -36,21 +38,7 @@ def iris() -> tuple[pd.DataFrame, pd.Series]:
 
 def register(model: Pipeline, X: pd.DataFrame, *, name: str = MODEL, f1: float = 0.9, signature: bool = True) -> str:
     """Log and register like the training step does; returns the new version."""
-    import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
-    with mlflow.start_run():
-        mlflow.log_metric("f1_macro", f1)
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(X, model.predict(X)) if signature else None,
-            serialization_format="cloudpickle",
-            registered_model_name=name,
-            pip_requirements=["scikit-learn"],  # skips requirement inference, which loads the model again
-        )
-    return str(info.registered_model_version)
+    return log_sklearn_model(model, X, name, signature=signature, f1=f1)
 
 
 @pytest.fixture
