@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_core.pipeline import evaluate
+from mlops_core.pipeline.bootstrap import deps
 from mlops_core.pipeline.handler import step_handler
 
 
 @step_handler("evaluate_candidate")
 def lambda_handler(state: dict[str, Any], context: Any) -> dict[str, Any]:
-    return evaluate.run(state)
+    return evaluate.run(state, deps())

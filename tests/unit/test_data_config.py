@@ -7,6 +7,7 @@ import json
 import boto3
 import pytest
 from mlops_core import layout
+from mlops_core.adapters import S3ObjectStore
 from mlops_core.data import DatasetConfig, load_dataset_config
 from mlops_core.exceptions import ConfigurationError, InvalidRequestError, NotFoundError
 
@@ -14,10 +15,10 @@ BUCKET = "data"
 
 
 @pytest.fixture
-def s3(aws):
+def store(aws):
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
-    return client
+    return S3ObjectStore(client, BUCKET)
 
 
 def _valid(**changes) -> dict:
@@ -64,15 +65,15 @@ def test_malformed_configs_are_refused(data, message) -> None:
         DatasetConfig.from_dict(data)
 
 
-def test_load_reads_the_stored_config(s3) -> None:
+def test_load_reads_the_stored_config(store) -> None:
     config = DatasetConfig.from_dict(_valid())
-    s3.put_object(Bucket=BUCKET, Key=layout.dataset_config_key("penguins"), Body=config.to_json().encode())
-    assert load_dataset_config(s3, BUCKET, "penguins") == config
+    store.client.put_object(Bucket=BUCKET, Key=layout.dataset_config_key("penguins"), Body=config.to_json().encode())
+    assert load_dataset_config(store, "penguins") == config
 
 
-def test_load_of_an_unconfigured_dataset_names_the_key(s3) -> None:
+def test_load_of_an_unconfigured_dataset_names_the_key(store) -> None:
     with pytest.raises(NotFoundError, match=r"s3://data/datasets/wine/dataset\.json does not exist"):
-        load_dataset_config(s3, BUCKET, "wine")
+        load_dataset_config(store, "wine")
 
 
 @pytest.mark.parametrize(
@@ -84,13 +85,13 @@ def test_load_of_an_unconfigured_dataset_names_the_key(s3) -> None:
         (json.dumps(_valid(name="iris")).encode(), "names dataset 'iris', expected 'penguins'"),
     ],
 )
-def test_load_of_a_malformed_object_is_a_configuration_error(s3, body, message) -> None:
-    s3.put_object(Bucket=BUCKET, Key=layout.dataset_config_key("penguins"), Body=body)
+def test_load_of_a_malformed_object_is_a_configuration_error(store, body, message) -> None:
+    store.client.put_object(Bucket=BUCKET, Key=layout.dataset_config_key("penguins"), Body=body)
     with pytest.raises(ConfigurationError, match=message):
-        load_dataset_config(s3, BUCKET, "penguins")
+        load_dataset_config(store, "penguins")
 
 
-def test_load_refuses_unsafe_names(s3) -> None:
+def test_load_refuses_unsafe_names(store) -> None:
     with pytest.raises(InvalidRequestError, match="not a safe id") as caught:
-        load_dataset_config(s3, BUCKET, "../secrets")
+        load_dataset_config(store, "../secrets")
     assert caught.value.field == "dataset"

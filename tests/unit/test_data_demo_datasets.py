@@ -6,6 +6,7 @@ import boto3
 import pandas as pd
 import pytest
 from mlops_core import layout
+from mlops_core.adapters import S3ObjectStore
 from mlops_core.data import DatasetConfig, ObjectExistsError, load_dataset_config, read_table, seed_dataset
 from mlops_core.data.demo_datasets import DEMO_DATASETS, build, synthetic
 from mlops_core.exceptions import InvalidRequestError
@@ -14,10 +15,10 @@ BUCKET = "data"
 
 
 @pytest.fixture
-def s3(aws):
+def store(aws):
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
-    return client
+    return S3ObjectStore(client, BUCKET)
 
 
 def test_iris_has_string_labels_and_plain_names() -> None:
@@ -51,29 +52,32 @@ def test_unknown_dataset() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_seed_uploads_baseline_and_config_once(s3, fmt) -> None:
-    config = seed_dataset(s3, BUCKET, "penguins", fmt=fmt)
-    assert load_dataset_config(s3, BUCKET, "penguins") == config
-    stored = read_table(s3, BUCKET, config.baseline_key, categorical=config.categorical)
+def test_seed_uploads_baseline_and_config_once(store, fmt) -> None:
+    config = seed_dataset(store, "penguins", fmt=fmt)
+    assert load_dataset_config(store, "penguins") == config
+    stored = read_table(store, config.baseline_key, categorical=config.categorical)
     pd.testing.assert_frame_equal(stored, build("penguins")[0], check_dtype=False)
-    etag = s3.head_object(Bucket=BUCKET, Key=config.baseline_key)["ETag"]
-    assert seed_dataset(s3, BUCKET, "penguins", fmt=fmt) == config  # idempotent
-    assert s3.head_object(Bucket=BUCKET, Key=config.baseline_key)["ETag"] == etag
+    etag = store.client.head_object(Bucket=BUCKET, Key=config.baseline_key)["ETag"]
+    assert seed_dataset(store, "penguins", fmt=fmt) == config  # idempotent
+    assert store.client.head_object(Bucket=BUCKET, Key=config.baseline_key)["ETag"] == etag
 
 
-def test_seed_refuses_to_replace_a_different_config(s3) -> None:
+def test_seed_refuses_to_replace_a_different_config(store) -> None:
     other = DatasetConfig(name="iris", target="petal_width", baseline_key="datasets/iris/baseline.parquet")
-    s3.put_object(Bucket=BUCKET, Key=layout.dataset_config_key("iris"), Body=other.to_json().encode())
+    store.client.put_object(Bucket=BUCKET, Key=layout.dataset_config_key("iris"), Body=other.to_json().encode())
     with pytest.raises(ObjectExistsError, match=r"datasets/iris/dataset\.json already exists.*different content"):
-        seed_dataset(s3, BUCKET, "iris")
-    assert load_dataset_config(s3, BUCKET, "iris") == other
+        seed_dataset(store, "iris")
+    assert load_dataset_config(store, "iris") == other
 
 
-def test_seed_refuses_to_replace_a_different_baseline(s3) -> None:
-    s3.put_object(Bucket=BUCKET, Key="datasets/iris/baseline.parquet", Body=b"not the iris baseline")
+def test_seed_refuses_to_replace_a_different_baseline(store) -> None:
+    store.client.put_object(Bucket=BUCKET, Key="datasets/iris/baseline.parquet", Body=b"not the iris baseline")
     with pytest.raises(ObjectExistsError, match=r"baseline\.parquet already exists"):
-        seed_dataset(s3, BUCKET, "iris")
-    assert s3.get_object(Bucket=BUCKET, Key="datasets/iris/baseline.parquet")["Body"].read() == b"not the iris baseline"
+        seed_dataset(store, "iris")
+    assert (
+        store.client.get_object(Bucket=BUCKET, Key="datasets/iris/baseline.parquet")["Body"].read()
+        == b"not the iris baseline"
+    )
 
 
 def test_every_demo_dataset_is_listed() -> None:

@@ -1,4 +1,5 @@
-"""Frames to and from S3 (moto): formats, the no-overwrite rule, and which batch a run reads."""
+"""Frames to and from an S3 bucket (moto, through the S3ObjectStore adapter): formats, the no-overwrite rule, and
+which batch a run reads."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
-from mlops_core.data import ObjectExistsError, latest_batch_key, put_new, put_once, read_table, resolve_batch_key
+from mlops_core.adapters import S3ObjectStore
+from mlops_core.data import (
+    ObjectExistsError,
+    latest_batch_key,
+    put_if_absent,
+    put_once,
+    read_table,
+    resolve_batch_key,
+)
 from mlops_core.data.io import frame_from_bytes, frame_to_bytes, write_table
 from mlops_core.exceptions import DataValidationError, InvalidRequestError, NotFoundError
 
@@ -17,10 +26,10 @@ CURRENT = "datasets/penguins/current/"
 
 
 @pytest.fixture
-def s3(aws):
+def store(aws):
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
-    return client
+    return S3ObjectStore(client, BUCKET)
 
 
 @pytest.fixture
@@ -65,55 +74,61 @@ def test_unreadable_files_are_validation_errors(body, fmt, message) -> None:
         frame_from_bytes(body, fmt, source="s3://data/x")
 
 
-def test_read_table_errors(s3) -> None:
+def test_read_table_errors(store) -> None:
     with pytest.raises(NotFoundError, match=r"s3://data/datasets/penguins/current/none\.csv does not exist"):
-        read_table(s3, BUCKET, CURRENT + "none.csv")
+        read_table(store, CURRENT + "none.csv")
     with pytest.raises(InvalidRequestError, match="unknown format"):
-        read_table(s3, BUCKET, CURRENT + "batch.xlsx")
+        read_table(store, CURRENT + "batch.xlsx")
 
 
-def test_writes_never_overwrite(s3, frame) -> None:
-    key = write_table(s3, BUCKET, CURRENT + "a.parquet", frame)
-    before = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+def test_writes_never_overwrite(store, frame) -> None:
+    key = write_table(store, CURRENT + "a.parquet", frame)
+    before = store.client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     with pytest.raises(ObjectExistsError, match="already exists and is never overwritten"):
-        write_table(s3, BUCKET, key, frame.head(1))
+        write_table(store, key, frame.head(1))
     with pytest.raises(ObjectExistsError):
-        put_new(s3, BUCKET, key, b"other")
-    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == before
-    pd.testing.assert_frame_equal(read_table(s3, BUCKET, key), frame)
+        store.put_new(key, b"other")
+    assert store.client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == before
+    pd.testing.assert_frame_equal(read_table(store, key), frame)
 
 
-def test_put_once_accepts_identical_content_only(s3) -> None:
-    assert put_once(s3, BUCKET, "k.json", b"{}") is True
-    assert put_once(s3, BUCKET, "k.json", b"{}") is False
-    assert put_once(s3, BUCKET, "k.json", b"{ }", same=lambda old: old.replace(b" ", b"") == b"{}") is False
+def test_put_once_accepts_identical_content_only(store) -> None:
+    assert put_once(store, "k.json", b"{}") is True
+    assert put_once(store, "k.json", b"{}") is False
+    assert put_once(store, "k.json", b"{ }", same=lambda old: old.replace(b" ", b"") == b"{}") is False
     with pytest.raises(ObjectExistsError, match="holds different content"):
-        put_once(s3, BUCKET, "k.json", b'{"a": 1}')
-    assert s3.get_object(Bucket=BUCKET, Key="k.json")["Body"].read() == b"{}"
+        put_once(store, "k.json", b'{"a": 1}')
+    assert store.get("k.json") == b"{}"
 
 
-def test_latest_batch_is_the_newest_data_file(s3) -> None:
+def test_put_if_absent_keeps_the_first_write_whatever_the_second_holds(store) -> None:
+    assert put_if_absent(store, "page.html", b"<p>first</p>", "text/html") is True
+    assert put_if_absent(store, "page.html", b"<p>second</p>", "text/html") is False
+    assert store.get("page.html") == b"<p>first</p>"
+
+
+def test_latest_batch_is_the_newest_data_file(store) -> None:
     with pytest.raises(NotFoundError, match="no batch under s3://data/datasets/penguins/current/"):
-        latest_batch_key(s3, BUCKET, "penguins")
-    s3.put_object(Bucket=BUCKET, Key=CURRENT + "b-old.csv", Body=b"a\n1\n")
+        latest_batch_key(store, "penguins")
+    store.client.put_object(Bucket=BUCKET, Key=CURRENT + "b-old.csv", Body=b"a\n1\n")
     time.sleep(1.1)  # S3 LastModified has one-second resolution
-    s3.put_object(Bucket=BUCKET, Key=CURRENT + "a-new.parquet", Body=b"x")
-    s3.put_object(Bucket=BUCKET, Key=CURRENT + "z-notes.txt", Body=b"not data")
-    s3.put_object(Bucket=BUCKET, Key="datasets/iris/current/z-other-dataset.csv", Body=b"a\n1\n")
-    assert latest_batch_key(s3, BUCKET, "penguins") == CURRENT + "a-new.parquet"
+    store.client.put_object(Bucket=BUCKET, Key=CURRENT + "a-new.parquet", Body=b"x")
+    store.client.put_object(Bucket=BUCKET, Key=CURRENT + "z-notes.txt", Body=b"not data")
+    store.client.put_object(Bucket=BUCKET, Key="datasets/iris/current/z-other-dataset.csv", Body=b"a\n1\n")
+    assert latest_batch_key(store, "penguins") == CURRENT + "a-new.parquet"
     # Same second: the key breaks the tie.
-    s3.put_object(Bucket=BUCKET, Key=CURRENT + "a-new2.csv", Body=b"a\n1\n")
-    assert latest_batch_key(s3, BUCKET, "penguins") == CURRENT + "a-new2.csv"
+    store.client.put_object(Bucket=BUCKET, Key=CURRENT + "a-new2.csv", Body=b"a\n1\n")
+    assert latest_batch_key(store, "penguins") == CURRENT + "a-new2.csv"
 
 
-def test_resolve_batch_key_takes_a_named_batch_under_current_only(s3) -> None:
-    s3.put_object(Bucket=BUCKET, Key=CURRENT + "named.csv", Body=b"a\n1\n")
-    assert resolve_batch_key(s3, BUCKET, "penguins") == CURRENT + "named.csv"
-    assert resolve_batch_key(s3, BUCKET, "penguins", CURRENT + "named.csv") == CURRENT + "named.csv"
-    assert resolve_batch_key(s3, BUCKET, "penguins", "named.csv") == CURRENT + "named.csv"
-    assert resolve_batch_key(s3, BUCKET, "penguins", f"s3://{BUCKET}/{CURRENT}named.csv") == CURRENT + "named.csv"
+def test_resolve_batch_key_takes_a_named_batch_under_current_only(store) -> None:
+    store.client.put_object(Bucket=BUCKET, Key=CURRENT + "named.csv", Body=b"a\n1\n")
+    assert resolve_batch_key(store, "penguins") == CURRENT + "named.csv"
+    assert resolve_batch_key(store, "penguins", CURRENT + "named.csv") == CURRENT + "named.csv"
+    assert resolve_batch_key(store, "penguins", "named.csv") == CURRENT + "named.csv"
+    assert resolve_batch_key(store, "penguins", f"s3://{BUCKET}/{CURRENT}named.csv") == CURRENT + "named.csv"
     with pytest.raises(NotFoundError, match="does not exist"):
-        resolve_batch_key(s3, BUCKET, "penguins", CURRENT + "missing.csv")
+        resolve_batch_key(store, "penguins", CURRENT + "missing.csv")
 
 
 @pytest.mark.parametrize(
@@ -128,8 +143,8 @@ def test_resolve_batch_key_takes_a_named_batch_under_current_only(s3) -> None:
         "/etc/passwd",
     ],
 )
-def test_resolve_batch_key_rejects_other_objects(s3, requested) -> None:
+def test_resolve_batch_key_rejects_other_objects(store, requested) -> None:
     with pytest.raises(InvalidRequestError) as caught:
-        resolve_batch_key(s3, BUCKET, "penguins", requested)
+        resolve_batch_key(store, "penguins", requested)
     assert caught.value.field == "batch_key"
     assert repr(requested) in str(caught.value)

@@ -8,6 +8,7 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
+from mlops_core.adapters import S3ObjectStore
 from mlops_core.data import ObjectExistsError, latest_batch_key, read_table, simulate_drift, write_batch
 from mlops_core.data.demo_datasets import iris, penguins
 from mlops_core.exceptions import InvalidRequestError
@@ -118,28 +119,28 @@ def test_empty_baseline_is_refused(baseline) -> None:
 
 
 @pytest.fixture
-def s3(aws):
+def store(aws):
     client = boto3.client("s3")
     client.create_bucket(Bucket="data")
-    return client
+    return S3ObjectStore(client, "data")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_write_batch_names_time_and_seed_and_never_overwrites(s3, baseline, fmt) -> None:
+def test_write_batch_names_time_and_seed_and_never_overwrites(store, baseline, fmt) -> None:
     batch, info = simulate_drift(baseline, target="species", seed=42, rows=50)
     now = datetime(2001, 3, 1, 6, 0, 0, 123456, tzinfo=UTC)
-    key = write_batch(s3, "data", "penguins", batch, fmt, seed=info.seed, now=now)
+    key = write_batch(store, "penguins", batch, fmt, seed=info.seed, now=now)
     assert key == f"datasets/penguins/current/batch-20010301T060000123456Z-seed42.{fmt}"
-    assert latest_batch_key(s3, "data", "penguins") == key
-    back = read_table(s3, "data", key, categorical=["island", "sex"])
+    assert latest_batch_key(store, "penguins") == key
+    back = read_table(store, key, categorical=["island", "sex"])
     assert back.shape == batch.shape and back["species"].tolist() == batch["species"].tolist()
     with pytest.raises(ObjectExistsError):
-        write_batch(s3, "data", "penguins", batch.head(1), fmt, seed=info.seed, now=now)
-    assert len(read_table(s3, "data", key)) == 50
-    later = write_batch(s3, "data", "penguins", batch, fmt)
+        write_batch(store, "penguins", batch.head(1), fmt, seed=info.seed, now=now)
+    assert len(read_table(store, key)) == 50
+    later = write_batch(store, "penguins", batch, fmt)
     assert later.startswith("datasets/penguins/current/batch-") and "-seed" not in later and later > key
 
 
-def test_write_batch_refuses_unsafe_dataset_names(s3, baseline) -> None:
+def test_write_batch_refuses_unsafe_dataset_names(store, baseline) -> None:
     with pytest.raises(InvalidRequestError, match="not a safe id"):
-        write_batch(s3, "data", "../iris", baseline, "csv", seed=1)
+        write_batch(store, "../iris", baseline, "csv", seed=1)

@@ -27,6 +27,9 @@ class DriftOutput(TypedDict):
     reference_key: str
     reference_rows: int
     profile_prefix: str  # where the baseline's reference profile and report sample live
+    # Every monitored column, the target included, in the baseline's order: "num" or "cat". Later steps type
+    # the data by it instead of reading the profile again.
+    column_kinds: dict[str, Literal["num", "cat"]]
     detected: bool
     share_of_drifted_columns: float
     number_of_drifted_columns: int
@@ -35,7 +38,7 @@ class DriftOutput(TypedDict):
     columns: dict[str, ColumnDrift]
     report_key: str  # Evidently HTML, in the reports bucket beside the run report
     report_sampled: bool
-    report_rows: int
+    report_rows: dict[str, int]  # rows the report was built on: {"reference": ..., "current": ...}
 
 
 class Metrics(TypedDict):
@@ -98,8 +101,9 @@ class AbTestOutput(TypedDict):
     errors: dict[str, int]
     f1_macro: dict[str, float | None]
     accuracy: dict[str, float | None]
+    feedback_lost: int  # labels the API never confirmed after retries: its own online statistics lack them
     passed: bool
-    reason: str  # "staging_not_worse" | "staging_worse" | "no_production_model"
+    reason: str  # "staging_not_worse" | "staging_worse" | "no_production_model" | "no_ab_data"
 
 
 class PromotionOutput(TypedDict):

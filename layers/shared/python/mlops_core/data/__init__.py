@@ -5,11 +5,10 @@ from mlops_core.data.demo_datasets import DEMO_DATASETS, seed_dataset
 from mlops_core.data.exceptions import ObjectExistsError
 from mlops_core.data.io import (
     latest_batch_key,
-    put_new,
+    put_if_absent,
     put_once,
     read_table,
     resolve_batch_key,
-    s3_uri,
     write_table,
 )
 from mlops_core.data.simulate import SimulationInfo, simulate_drift, write_batch
@@ -34,11 +33,10 @@ __all__ = [
     "feature_columns",
     "latest_batch_key",
     "load_dataset_config",
-    "put_new",
+    "put_if_absent",
     "put_once",
     "read_table",
     "resolve_batch_key",
-    "s3_uri",
     "seed_dataset",
     "simulate_drift",
     "validate_batch",

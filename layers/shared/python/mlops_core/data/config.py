@@ -13,7 +13,7 @@ from mlops_core import layout
 from mlops_core.exceptions import ConfigurationError, InvalidRequestError, NotFoundError
 
 if TYPE_CHECKING:
-    from botocore.client import BaseClient as S3Client
+    from mlops_core.ports import ObjectStore
 
 Format = Literal["csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet")
@@ -87,16 +87,16 @@ def _problems(config: DatasetConfig) -> list[str]:
     return problems
 
 
-def load_dataset_config(s3: S3Client, bucket: str, name: str) -> DatasetConfig:
+def load_dataset_config(store: ObjectStore, name: str) -> DatasetConfig:
     """Read `datasets/<name>/dataset.json`; NotFoundError names the key, ConfigurationError says what is wrong."""
     if not isinstance(name, str) or not layout.is_safe_id(name):
         raise InvalidRequestError(f"dataset name {name!r} is not a safe id", field="dataset")
     key = layout.dataset_config_key(name)
+    source = store.uri(key)
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        raise NotFoundError(f"dataset {name!r} is not configured: s3://{bucket}/{key} does not exist") from None
-    source = f"s3://{bucket}/{key}"
+        body = store.get(key)
+    except NotFoundError:
+        raise NotFoundError(f"dataset {name!r} is not configured: {source} does not exist") from None
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

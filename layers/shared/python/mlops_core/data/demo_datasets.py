@@ -18,7 +18,8 @@ from mlops_core.exceptions import InvalidRequestError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from botocore.client import BaseClient as S3Client
+
+    from mlops_core.ports import ObjectStore
 
 DEMO_DATASETS = ("iris", "penguins", "synthetic")
 SYNTHETIC_ROWS = 60_000
@@ -96,7 +97,7 @@ def build(name: str, fmt: Format = "parquet") -> tuple[pd.DataFrame, DatasetConf
     return df, config
 
 
-def seed_dataset(s3: S3Client, bucket: str, name: str, *, fmt: Format = "parquet") -> DatasetConfig:
+def seed_dataset(store: ObjectStore, name: str, *, fmt: Format = "parquet") -> DatasetConfig:
     """Upload a demo dataset's baseline and dataset.json. Seeding again is a no-op when both already hold the
     same content; ObjectExistsError when either holds something else (nothing is overwritten)."""
     df, config = build(name, fmt)
@@ -115,10 +116,9 @@ def seed_dataset(s3: S3Client, bucket: str, name: str, *, fmt: Format = "parquet
         except ValueError:
             return False
 
-    put_once(s3, bucket, config.baseline_key, frame_to_bytes(df, fmt), same=same_frame)
+    put_once(store, config.baseline_key, frame_to_bytes(df, fmt), same=same_frame)
     put_once(
-        s3,
-        bucket,
+        store,
         layout.dataset_config_key(name),
         config.to_json().encode("utf-8"),
         same=same_config,

@@ -1,7 +1,7 @@
 """Data frames to and from S3 objects (CSV or Parquet), and which batch a run reads.
 
-Every write is create-only: S3 rejects it (`IfNoneMatch="*"`) when the key exists, so no run can replace an
-object another run wrote, even when two race.
+Every write is create-only (the ObjectStore port refuses a taken key), so no run can replace an object another
+run wrote, even when two race.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import io
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from mlops_core import layout
 from mlops_core.data.config import FORMATS, Format
 from mlops_core.data.exceptions import ObjectExistsError
@@ -19,13 +17,10 @@ from mlops_core.exceptions import DataValidationError, InvalidRequestError, NotF
 
 if TYPE_CHECKING:
     import pandas as pd
-    from botocore.client import BaseClient as S3Client
+
+    from mlops_core.ports import ObjectStore
 
 _EXTENSIONS: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-def s3_uri(bucket: str, key: str) -> str:
-    return f"s3://{bucket}/{key}"
 
 
 def extension(fmt: Format) -> str:
@@ -92,42 +87,16 @@ def as_text(column: pd.Series) -> pd.Series:
 
 
 def read_table(
-    s3: S3Client, bucket: str, key: str, *, categorical: Iterable[str] = (), fmt: Format | None = None
+    store: ObjectStore, key: str, *, categorical: Iterable[str] = (), fmt: Format | None = None
 ) -> pd.DataFrame:
     fmt = fmt or format_of_key(key)
     if fmt is None:
-        raise InvalidRequestError(f"s3://{bucket}/{key}: unknown format (expected .csv or .parquet)", field="key")
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        raise NotFoundError(f"s3://{bucket}/{key} does not exist") from None
-    return frame_from_bytes(body, fmt, categorical=categorical, source=s3_uri(bucket, key))
-
-
-def exists(s3: S3Client, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
-
-
-def put_new(s3: S3Client, bucket: str, key: str, body: bytes, content_type: str | None = None) -> None:
-    """Create `key`; ObjectExistsError if it is already there."""
-    extra = {"ContentType": content_type} if content_type else {}
-    try:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", **extra)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-            raise ObjectExistsError(bucket, key) from None
-        raise
+        raise InvalidRequestError(f"{store.uri(key)}: unknown format (expected .csv or .parquet)", field="key")
+    return frame_from_bytes(store.get(key), fmt, categorical=categorical, source=store.uri(key))
 
 
 def put_once(
-    s3: S3Client,
-    bucket: str,
+    store: ObjectStore,
     key: str,
     body: bytes,
     *,
@@ -137,59 +106,66 @@ def put_once(
     """Create `key`, or accept the existing object when it holds the same content: True when created.
     `same(existing_body)` decides equality (bytes by default); a different object raises ObjectExistsError."""
     try:
-        put_new(s3, bucket, key, body, content_type)
+        store.put_new(key, body, content_type)
         return True
     except ObjectExistsError:
-        existing = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        existing = store.get(key)
         if (same or body.__eq__)(existing):
             return False
-        raise ObjectExistsError(bucket, key, "it holds different content") from None
+        raise ObjectExistsError(store.bucket, key, "it holds different content") from None
 
 
-def write_table(s3: S3Client, bucket: str, key: str, df: pd.DataFrame, fmt: Format | None = None) -> str:
+def put_if_absent(store: ObjectStore, key: str, body: bytes, content_type: str | None = None) -> bool:
+    """Create `key` unless it exists, whatever it holds: the first writer wins. True when this call created it.
+
+    For objects a retried or concurrent step derives again from the same inputs (a split, a profile, a
+    rendering): the copy already there is as good, so it is kept without being read back."""
+    try:
+        store.put_new(key, body, content_type)
+        return True
+    except ObjectExistsError:
+        return False
+
+
+def write_table(store: ObjectStore, key: str, df: pd.DataFrame, fmt: Format | None = None) -> str:
     """Write a new object; the format comes from the key's extension unless given."""
     fmt = fmt or format_of_key(key)
     if fmt is None:
         raise InvalidRequestError(f"{key}: unknown format (expected .csv or .parquet)", field="key")
     content_type = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
-    put_new(s3, bucket, key, frame_to_bytes(df, fmt), content_type)
+    store.put_new(key, frame_to_bytes(df, fmt), content_type)
     return key
 
 
-def latest_batch_key(s3: S3Client, bucket: str, dataset: str) -> str:
+def latest_batch_key(store: ObjectStore, dataset: str) -> str:
     """The newest CSV or Parquet object under the dataset's current/ prefix: by LastModified, then key, so
     two batches written within the same second still have a definite order."""
     prefix = layout.current_prefix(dataset)
-    newest: tuple | None = None
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            if format_of_key(obj["Key"]) is None:
-                continue
-            candidate = (obj["LastModified"], obj["Key"])
-            if newest is None or candidate > newest:
-                newest = candidate
-    if newest is None:
-        raise NotFoundError(f"no batch under s3://{bucket}/{prefix} (expected .csv or .parquet objects)")
-    return newest[1]
+    batches = [(obj.last_modified, obj.key) for obj in store.list(prefix) if format_of_key(obj.key) is not None]
+    if not batches:
+        raise NotFoundError(f"no batch under {store.uri(prefix)} (expected .csv or .parquet objects)")
+    return max(batches)[1]
 
 
-def resolve_batch_key(s3: S3Client, bucket: str, dataset: str, requested: str | None = None) -> str:
+def resolve_batch_key(store: ObjectStore, dataset: str, requested: str | None = None) -> str:
     """The batch a run reads: the one named in the execution input, else the newest. A named batch must be a
     CSV or Parquet object under the dataset's own current/ prefix; a bare file name is taken relative to it."""
     if not requested:
-        return latest_batch_key(s3, bucket, dataset)
+        return latest_batch_key(store, dataset)
     prefix = layout.current_prefix(dataset)
     key = requested
     if key.startswith("s3://"):
         named_bucket, _, key = key[len("s3://") :].partition("/")
-        if named_bucket != bucket:
-            raise InvalidRequestError(f"batch {requested!r} is not in the data bucket {bucket!r}", field="batch_key")
+        if named_bucket != store.bucket:
+            raise InvalidRequestError(
+                f"batch {requested!r} is not in the data bucket {store.bucket!r}", field="batch_key"
+            )
     if "/" not in key:
         key = prefix + key
     if not key.startswith(prefix) or ".." in key.split("/") or key == prefix:
         raise InvalidRequestError(f"batch {requested!r} must be an object under {prefix}", field="batch_key")
     if format_of_key(key) is None:
         raise InvalidRequestError(f"batch {requested!r} must be a .csv or .parquet file", field="batch_key")
-    if not exists(s3, bucket, key):
-        raise NotFoundError(f"batch s3://{bucket}/{key} does not exist")
+    if store.head(key) is None:
+        raise NotFoundError(f"batch {store.uri(key)} does not exist")
     return key

@@ -20,9 +20,9 @@ from mlops_core.exceptions import InvalidRequestError
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    from botocore.client import BaseClient as S3Client
 
     from mlops_core.data.config import Format
+    from mlops_core.ports import ObjectStore
 
 # Ranges a run draws from at strength 1; chosen so that strength 1 drifts most columns past Evidently's tests.
 _SHIFT_STD = (0.25, 1.25)
@@ -174,8 +174,7 @@ def batch_key(dataset: str, fmt: Format, *, seed: int | None = None, now: dateti
 
 
 def write_batch(
-    s3: S3Client,
-    bucket: str,
+    store: ObjectStore,
     dataset: str,
     df: pd.DataFrame,
     fmt: Format,
@@ -187,4 +186,4 @@ def write_batch(
     when given); never replaces an object."""
     if not layout.is_safe_id(dataset):
         raise InvalidRequestError(f"dataset name {dataset!r} is not a safe id", field="dataset")
-    return write_table(s3, bucket, batch_key(dataset, fmt, seed=seed, now=now), df, fmt)
+    return write_table(store, batch_key(dataset, fmt, seed=seed, now=now), df, fmt)

@@ -5,85 +5,44 @@ back through /feedback so the API's own A/B statistics measure online quality to
 from __future__ import annotations
 
 import math
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_core import settings
 from mlops_core.contracts import AbTestOutput
-from mlops_core.pipeline.context import run_context, step_output
+from mlops_core.pipeline.context import run_context, step_output, training_output
 from mlops_core.pipeline.handler import log_event
 from mlops_core.pipeline.holdout import load_holdout
 from mlops_core.policy import online_gate
 from mlops_core.stats import classification_metrics
+from mlops_core.variants import PRODUCTION, STAGING, VARIANTS
 
-VARIANTS = ("production", "staging")
-_TIMEOUT_SECONDS = 30
-_PARALLEL_REQUESTS = 8
-_FEEDBACK_ATTEMPTS = 4
-_FEEDBACK_RETRY_SECONDS = 0.1
+if TYPE_CHECKING:
+    from mlops_core.pipeline.deps import Deps
 
-
-class ApiClient:
-    """The few calls the step makes; requests' Session reuses connections across threads."""
-
-    def __init__(self, base_url: str) -> None:
-        import requests
-
-        self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
-
-    def get_traffic(self) -> float:
-        response = self.session.get(f"{self.base_url}/config/traffic", timeout=_TIMEOUT_SECONDS)
-        response.raise_for_status()
-        return float(response.json()["production"])
-
-    def predict(self, features: dict[str, Any], user_id: str) -> dict[str, Any] | None:
-        """The response body, or None when the API answered with an error (counted, never fatal)."""
-        response = self.session.post(
-            f"{self.base_url}/predict", json={"features": features, "user_id": user_id}, timeout=_TIMEOUT_SECONDS
-        )
-        return response.json() if response.status_code == 200 else None
-
-    def feedback(self, prediction_id: str, label: str) -> bool:
-        """True once the API holds the label. Server errors are retried: concurrent feedback transactions on
-        one counter item can be cancelled (DynamoDB's TransactionConflict), and each lost label skews the
-        API's online statistics. A 409 means an earlier attempt already recorded it."""
-        for attempt in range(_FEEDBACK_ATTEMPTS):
-            if attempt:
-                time.sleep(_FEEDBACK_RETRY_SECONDS * 2 ** (attempt - 1))
-            response = self.session.post(
-                f"{self.base_url}/feedback",
-                json={"prediction_id": prediction_id, "label": label},
-                timeout=_TIMEOUT_SECONDS,
-            )
-            if response.status_code in (200, 409):
-                return True
-            if response.status_code < 500:
-                return False
-        return False
+PARALLEL_REQUESTS = 8
+UNROUTED = "unrouted"  # answers that named no known variant, and requests the API refused
 
 
-def run(state: dict[str, Any]) -> AbTestOutput:
-    ctx = run_context(state)
-    training, evaluation = step_output(state, "training"), step_output(state, "evaluation")
-    features, labels = load_holdout(ctx.s3, ctx.data_bucket, training["holdout_key"], ctx.config.target)
-    api = ApiClient(settings.require(settings.API_URL))
+def run(state: dict[str, Any], deps: Deps) -> AbTestOutput:
+    ctx = run_context(state, deps)
+    training, evaluation = training_output(state, deps), step_output(state, "evaluation")
+    features, labels = load_holdout(deps.data, training["holdout_key"], ctx.config.target)
+    api = deps.api
     share = api.get_traffic()
     records = [_json_safe(row) for row in features.to_dict(orient="records")]
     # One user id per row: the API's sticky hash then spreads the rows over the variants by the split.
     user_ids = [f"{ctx.run_id}-{i}" for i in range(len(records))]
-    with ThreadPoolExecutor(_PARALLEL_REQUESTS) as pool:
+    with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
         responses = list(pool.map(api.predict, records, user_ids))
 
-    expected_version = {"staging": str(training["model_version"]), "production": evaluation.get("production_version")}
+    expected_version = {STAGING: str(training["model_version"]), PRODUCTION: evaluation.get("production_version")}
     answered: dict[str, list[tuple[str, str]]] = {v: [] for v in VARIANTS}
-    errors = dict.fromkeys((*VARIANTS, "unrouted"), 0)
+    errors = dict.fromkeys((*VARIANTS, UNROUTED), 0)
     requests_by_variant = dict.fromkeys(VARIANTS, 0)
     feedback: list[tuple[str, str]] = []
     for response, label in zip(responses, labels, strict=True):
         if response is None or response.get("variant") not in VARIANTS:
-            errors["unrouted"] += 1
+            errors[UNROUTED] += 1
             continue
         variant = response["variant"]
         requests_by_variant[variant] += 1
@@ -93,7 +52,7 @@ def run(state: dict[str, Any]) -> AbTestOutput:
             continue
         answered[variant].append((label, str(response["prediction"])))
         feedback.append((response["prediction_id"], label))
-    with ThreadPoolExecutor(_PARALLEL_REQUESTS) as pool:
+    with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
         delivered = list(pool.map(lambda item: api.feedback(*item), feedback))
     if not all(delivered):
         log_event(step="run_ab_test", phase="warning", run_id=ctx.run_id, feedback_lost=delivered.count(False))
@@ -101,7 +60,7 @@ def run(state: dict[str, Any]) -> AbTestOutput:
     scores = {v: classification_metrics(*zip(*answered[v], strict=True)) if answered[v] else None for v in VARIANTS}
     f1 = {v: None if scores[v] is None else scores[v]["f1_macro"] for v in VARIANTS}
     accuracy = {v: None if scores[v] is None else scores[v]["accuracy"] for v in VARIANTS}
-    gate = online_gate(f1["production"], f1["staging"], has_production=evaluation.get("production_version") is not None)
+    gate = online_gate(f1[PRODUCTION], f1[STAGING], has_production=evaluation.get("production_version") is not None)
     return AbTestOutput(
         api_url=api.base_url,
         production_share=share,
@@ -109,6 +68,7 @@ def run(state: dict[str, Any]) -> AbTestOutput:
         errors=errors,
         f1_macro=f1,
         accuracy=accuracy,
+        feedback_lost=delivered.count(False),
         passed=gate.passed,
         reason=gate.reason,
     )

@@ -1,53 +1,54 @@
-"""check_data_drift: the batch against the baseline's stored reference profile, plus Evidently's HTML report."""
+"""check_data_drift: the batch against the baseline's stored reference profile, plus a drift report to read."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_core import layout, settings
+from mlops_core import layout
 from mlops_core.contracts import DriftOutput
-from mlops_core.data import put_once, read_table, resolve_batch_key, validate_batch
+from mlops_core.data import put_if_absent, read_table, resolve_batch_key, validate_batch
 from mlops_core.exceptions import InvalidRequestError
 from mlops_core.pipeline import reference as references
 from mlops_core.pipeline.context import run_context, run_input
 
+if TYPE_CHECKING:
+    from mlops_core.pipeline.deps import Deps
 
-def run(state: dict[str, Any]) -> DriftOutput:
-    from mlops_core.drift import detect_drift, render_drift_report_html
 
-    ctx = run_context(state)
-    config = ctx.config
-    max_rows = settings.get_int(settings.DRIFT_REPORT_MAX_ROWS)
+def run(state: dict[str, Any], deps: Deps) -> DriftOutput:
+    from mlops_core.drift import detect_drift
+
+    ctx = run_context(state, deps)
+    config, settings = ctx.config, deps.settings
     requested = run_input(state).get("batch_key")
     if requested is not None and not isinstance(requested, str):
         raise InvalidRequestError(f"batch_key must be a string, got {type(requested).__name__}", field="batch_key")
-    batch_key = resolve_batch_key(ctx.s3, ctx.data_bucket, ctx.dataset, requested)
-    reference = references.load_or_build(ctx.s3, ctx.data_bucket, config, sample_rows=max_rows)
+    batch_key = resolve_batch_key(deps.data, ctx.dataset, requested)
+    reference = references.load_or_build(deps.data, config, sample_rows=settings.drift_report_max_rows)
 
-    batch = read_table(ctx.s3, ctx.data_bucket, batch_key, categorical=reference.categorical)
+    batch = read_table(deps.data, batch_key, categorical=reference.categorical)
     validate_batch(
         batch,
         config,
         reference.dtypes,
         reference_labels=reference.labels,
-        source=f"batch s3://{ctx.data_bucket}/{batch_key}",
+        source=f"batch {deps.data.uri(batch_key)}",
     )
     columns = list(reference.kinds)
-    result = detect_drift(reference.profile, batch[columns], drift_share=settings.get_float(settings.DRIFT_SHARE))
+    result = detect_drift(reference.profile, batch[columns], drift_share=settings.drift_share)
 
-    report = render_drift_report_html(
+    report = deps.drift_reporter.render(
         reference.sample,
         batch[columns],
         target=config.target,
         numerical=reference.numerical,
         categorical=[c for c in reference.categorical if c != config.target],
-        max_rows=max_rows,
+        max_rows=settings.drift_report_max_rows,
+        drift_share=settings.drift_share,
     )
     report_key = layout.drift_report_key(ctx.run_id)
     # A retried step renders the same run again; the first rendering stands.
-    put_once(
-        ctx.s3, ctx.reports_bucket, report_key, report.html.encode(), same=lambda _: True, content_type="text/html"
-    )
+    put_if_absent(deps.reports, report_key, report.html.encode(), content_type="text/html")
 
     verdict = result.to_dict()
     return DriftOutput(
@@ -57,6 +58,7 @@ def run(state: dict[str, Any]) -> DriftOutput:
         reference_key=config.baseline_key,
         reference_rows=reference.rows,
         profile_prefix=reference.prefix,
+        column_kinds=dict(reference.kinds),
         detected=verdict["detected"],
         share_of_drifted_columns=verdict["share_of_drifted_columns"],
         number_of_drifted_columns=verdict["number_of_drifted_columns"],

@@ -1,32 +1,26 @@
-"""What every step needs to know about its run: resources from the environment, the dataset's configuration."""
+"""What every step needs to know about its run: its ids, its input, and the dataset's configuration."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_core import settings
 from mlops_core.data import DatasetConfig, load_dataset_config
 from mlops_core.exceptions import InvalidRequestError
-from mlops_core.pipeline import clients
+
+if TYPE_CHECKING:
+    from mlops_core.pipeline.deps import Deps
 
 
 @dataclass(frozen=True)
 class RunContext:
     run_id: str
     execution_arn: str
-    data_bucket: str
-    reports_bucket: str
     config: DatasetConfig
-    s3: Any
 
     @property
     def dataset(self) -> str:
         return self.config.name
-
-    @property
-    def model_name(self) -> str:
-        return settings.model_name(self.dataset)
 
 
 def run_input(state: dict[str, Any]) -> dict[str, Any]:
@@ -44,12 +38,10 @@ def step_output(state: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def run_context(state: dict[str, Any]) -> RunContext:
-    """A stack watches one dataset, DATASET (template parameter DatasetName): its API serves that dataset's
-    model, so a run on another dataset could not pass the A/B gate. An input naming another one is refused."""
-    s3 = clients.s3()
-    bucket = settings.require(settings.DATA_BUCKET)
-    dataset = settings.require(settings.DATASET)
+def run_context(state: dict[str, Any], deps: Deps) -> RunContext:
+    """A stack watches one dataset (template parameter DatasetName): its API serves that dataset's model, so a
+    run on another dataset could not pass the A/B gate. An input naming another one is refused."""
+    dataset = deps.settings.dataset
     named = run_input(state).get("dataset")
     if named is not None and named != dataset:
         raise InvalidRequestError(
@@ -60,8 +52,18 @@ def run_context(state: dict[str, Any]) -> RunContext:
     return RunContext(
         run_id=state["run_id"],
         execution_arn=state.get("execution_arn", ""),
-        data_bucket=bucket,
-        reports_bucket=settings.require(settings.REPORTS_BUCKET),
-        config=load_dataset_config(s3, bucket, dataset),
-        s3=s3,
+        config=load_dataset_config(deps.data, dataset),
     )
+
+
+def training_output(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """$.training, checked to be about the stack's own registered model: the later steps judge and promote a
+    version of that model, and a version number means nothing under another name."""
+    training = step_output(state, "training")
+    if training.get("model_name") != deps.registry.model_name:
+        raise InvalidRequestError(
+            f"$.training names model {training.get('model_name')!r}, but this stack's model is "
+            f"{deps.registry.model_name!r}",
+            field="training.model_name",
+        )
+    return training

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_core.contracts import PromotionOutput
-from mlops_core.pipeline.context import step_output
+from mlops_core.pipeline.context import step_output, training_output
 from mlops_core.policy import decide_promotion
-from mlops_core.registry import PRODUCTION, ModelRegistry
+
+if TYPE_CHECKING:
+    from mlops_core.pipeline.deps import Deps
 
 
-def run(state: dict[str, Any]) -> PromotionOutput:
-    training, evaluation, ab_test = (step_output(state, key) for key in ("training", "evaluation", "ab_test"))
-    registry = ModelRegistry(model_name=training["model_name"])
+def run(state: dict[str, Any], deps: Deps) -> PromotionOutput:
+    training = training_output(state, deps)
+    evaluation, ab_test = step_output(state, "evaluation"), step_output(state, "ab_test")
+    registry = deps.registry
     decision = decide_promotion(evaluation, ab_test)
-    current = registry.version_for(PRODUCTION)
-    previous = None if current is None else str(current.version)
+    previous = registry.production_version()
     if not decision.promote:
         return PromotionOutput(
             promoted=False,
@@ -24,9 +26,27 @@ def run(state: dict[str, Any]) -> PromotionOutput:
             previous_version=previous,
             new_version=None,
         )
+    # One alias move: Production is either the old version or the new one, never in between.
+    record = registry.promote(
+        str(training["model_version"]),
+        actor=state.get("execution_arn") or state["run_id"],
+        reason=decision.reason,
+        evidence=promotion_evidence(state["run_id"], evaluation, ab_test),
+    )
+    return PromotionOutput(
+        promoted=True,
+        reason=decision.reason,
+        model_name=registry.model_name,
+        previous_version=record.previous_version,
+        new_version=str(record.version),
+    )
+
+
+def promotion_evidence(run_id: str, evaluation: dict[str, Any], ab_test: dict[str, Any]) -> dict[str, Any]:
+    """The figures both gates decided on, recorded with the promotion in the registry."""
     test = evaluation.get("statistical_test") or {}
-    evidence = {
-        "run_id": state["run_id"],
+    return {
+        "run_id": run_id,
         "offline": {k: test.get(k) for k in ("p_value", "observed_delta", "mean_delta", "ci_low", "ci_high", "n")},
         "offline_reason": evaluation.get("reason"),
         "staging_f1_macro": evaluation["staging_metrics"]["f1_macro"],
@@ -37,17 +57,3 @@ def run(state: dict[str, Any]) -> PromotionOutput:
             "reason": ab_test.get("reason"),
         },
     }
-    # One alias move: Production is either the old version or the new one, never in between.
-    record = registry.promote(
-        training["model_version"],
-        actor=state.get("execution_arn") or state["run_id"],
-        reason=decision.reason,
-        evidence=evidence,
-    )
-    return PromotionOutput(
-        promoted=True,
-        reason=decision.reason,
-        model_name=registry.model_name,
-        previous_version=record.previous_version,
-        new_version=str(record.version),
-    )

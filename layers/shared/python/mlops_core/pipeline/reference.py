@@ -10,16 +10,17 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops_core import layout
-from mlops_core.data import DatasetConfig, column_kinds, dtypes_of, put_once, read_table
+from mlops_core.data import DatasetConfig, column_kinds, dtypes_of, put_if_absent, read_table
 from mlops_core.exceptions import NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_core.drift import ReferenceProfile
+    from mlops_core.ports import ObjectStore
 
 _FORMAT_VERSION = 1
 
@@ -43,23 +44,20 @@ class Reference:
         return [c for c, k in self.kinds.items() if k == "cat"]
 
 
-def load_or_build(s3: Any, bucket: str, config: DatasetConfig, *, sample_rows: int, seed: int = 0) -> Reference:
+def load_or_build(store: ObjectStore, config: DatasetConfig, *, sample_rows: int, seed: int = 0) -> Reference:
     """The stored reference for the current baseline, computing and storing it on first use."""
-    from botocore.exceptions import ClientError
-
-    try:
-        head = s3.head_object(Bucket=bucket, Key=config.baseline_key)
-    except ClientError as exc:
-        raise NotFoundError(f"baseline s3://{bucket}/{config.baseline_key} does not exist") from exc
+    head = store.head(config.baseline_key)
+    if head is None:
+        raise NotFoundError(f"baseline {store.uri(config.baseline_key)} does not exist")
     # The format version is part of the key, so a profile written by older code is never misread.
-    prefix = f"{layout.profile_prefix(config.name, head['ETag'])}v{_FORMAT_VERSION}/"
+    prefix = f"{layout.profile_prefix(config.name, head.etag)}v{_FORMAT_VERSION}/"
     try:
-        return _load(s3, bucket, prefix)
+        return _load(store, prefix)
     except NotFoundError:
         pass
-    baseline = read_table(s3, bucket, config.baseline_key, categorical=config.categorical or [])
+    baseline = read_table(store, config.baseline_key, categorical=config.categorical or [])
     reference = build(baseline, config, prefix=prefix, sample_rows=sample_rows, seed=seed)
-    _store(s3, bucket, reference)
+    _store(store, reference)
     return reference
 
 
@@ -80,7 +78,7 @@ def build(baseline: pd.DataFrame, config: DatasetConfig, *, prefix: str, sample_
     return Reference(prefix, len(baseline), dtypes, kinds, labels, profile, sample)
 
 
-def _store(s3: Any, bucket: str, reference: Reference) -> None:
+def _store(store: ObjectStore, reference: Reference) -> None:
     meta = {
         "rows": reference.rows,
         "dtypes": reference.dtypes,
@@ -89,25 +87,20 @@ def _store(s3: Any, bucket: str, reference: Reference) -> None:
     }
     sample = io.BytesIO()
     reference.sample.to_parquet(sample, index=False)
-    # Two runs may build the same profile at once; put_once accepts the twin and refuses anything else.
-    put_once(s3, bucket, reference.prefix + "profile.bin", reference.profile.to_bytes(), same=lambda _: True)
-    put_once(s3, bucket, reference.prefix + "sample.parquet", sample.getvalue(), same=lambda _: True)
+    # Two runs may build the profile of the same baseline at once: both derive it from the same object, so
+    # whichever copy landed first stands.
+    put_if_absent(store, reference.prefix + "profile.bin", reference.profile.to_bytes())
+    put_if_absent(store, reference.prefix + "sample.parquet", sample.getvalue())
     # meta.json last: its presence means the profile is complete.
-    put_once(s3, bucket, reference.prefix + "meta.json", json.dumps(meta).encode(), same=lambda _: True)
+    put_if_absent(store, reference.prefix + "meta.json", json.dumps(meta).encode())
 
 
-def _load(s3: Any, bucket: str, prefix: str) -> Reference:
+def _load(store: ObjectStore, prefix: str) -> Reference:
     import pandas as pd
 
     from mlops_core.drift import ReferenceProfile
 
-    def get(name: str) -> bytes:
-        try:
-            return s3.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()
-        except s3.exceptions.NoSuchKey:
-            raise NotFoundError(f"s3://{bucket}/{prefix}{name} does not exist") from None
-
-    meta = json.loads(get("meta.json"))
-    profile = ReferenceProfile.from_bytes(get("profile.bin"))
-    sample = pd.read_parquet(io.BytesIO(get("sample.parquet")))
+    meta = json.loads(store.get(prefix + "meta.json"))
+    profile = ReferenceProfile.from_bytes(store.get(prefix + "profile.bin"))
+    sample = pd.read_parquet(io.BytesIO(store.get(prefix + "sample.parquet")))
     return Reference(prefix, meta["rows"], meta["dtypes"], meta["kinds"], meta["labels"], profile, sample)

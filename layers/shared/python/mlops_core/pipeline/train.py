@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_core import layout, settings
+from mlops_core import layout
 from mlops_core.contracts import TrainingOutput
-from mlops_core.data import put_once, read_table, s3_uri
-from mlops_core.pipeline import reference as references
+from mlops_core.data import put_if_absent, read_table
+from mlops_core.exceptions import InvalidRequestError, NotFoundError
 from mlops_core.pipeline.context import run_context, step_output
+from mlops_core.training import stratified_split
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_core.pipeline.deps import Deps
 
 
 def idempotency_key(dataset: str, batch_key: str, batch_etag: str, profile_prefix: str) -> str:
@@ -19,76 +26,74 @@ def idempotency_key(dataset: str, batch_key: str, batch_etag: str, profile_prefi
     return f"{dataset}-{hashlib.sha256(material.encode()).hexdigest()[:24]}"
 
 
-def run(state: dict[str, Any]) -> TrainingOutput:
+def run(state: dict[str, Any], deps: Deps) -> TrainingOutput:
     import pandas as pd
-    from mlflow import MlflowClient
 
-    from mlops_core.training import register_candidate, reuse_registration, stratified_split, train_best_model
-
-    ctx = run_context(state)
-    config, drift = ctx.config, step_output(state, "drift")
-    reference = references.load_or_build(
-        ctx.s3, ctx.data_bucket, config, sample_rows=settings.get_int(settings.DRIFT_REPORT_MAX_ROWS)
-    )
-    categorical = [c for c in reference.categorical if c != config.target]
-    batch_etag = ctx.s3.head_object(Bucket=ctx.data_bucket, Key=drift["batch_key"])["ETag"]
-    key = idempotency_key(ctx.dataset, drift["batch_key"], batch_etag, reference.prefix)
+    ctx = run_context(state, deps)
+    config, drift, settings = ctx.config, step_output(state, "drift"), deps.settings
+    kinds = _column_kinds(drift)
+    categorical = [c for c, kind in kinds.items() if kind == "cat" and c != config.target]
+    head = deps.data.head(drift["batch_key"])
+    if head is None:
+        raise NotFoundError(f"batch {deps.data.uri(drift['batch_key'])} no longer exists")
+    key = idempotency_key(ctx.dataset, drift["batch_key"], head.etag, drift["profile_prefix"])
     seed = int(key.rsplit("-", 1)[1][:8], 16)
 
-    batch = read_table(ctx.s3, ctx.data_bucket, drift["batch_key"], categorical=categorical)
-    train_part, holdout = stratified_split(
-        batch, config.target, holdout_fraction=settings.get_float(settings.HOLDOUT_FRACTION), seed=seed
-    )
-    train_key = _write_split(ctx, "train", train_part)
-    holdout_key = _write_split(ctx, "holdout", holdout)
-    train_uris = [s3_uri(ctx.data_bucket, config.baseline_key), s3_uri(ctx.data_bucket, train_key)]
+    batch = read_table(deps.data, drift["batch_key"], categorical=categorical)
+    train_part, holdout = stratified_split(batch, config.target, holdout_fraction=settings.holdout_fraction, seed=seed)
+    train_key = _write_split(deps, ctx.run_id, "train", train_part)
+    holdout_key = _write_split(deps, ctx.run_id, "holdout", holdout)
 
-    client = MlflowClient()
-    registration = reuse_registration(client, ctx.model_name, key)
-    baseline_rows = reference.rows
+    registration = deps.registry.find_registration(key)
     if registration is None:
-        baseline = read_table(ctx.s3, ctx.data_bucket, config.baseline_key, categorical=categorical)
-        columns = list(reference.kinds)
+        baseline = read_table(deps.data, config.baseline_key, categorical=categorical)
+        columns = list(kinds)
         augmented = pd.concat([baseline[columns], train_part[columns]], ignore_index=True)
-        trained = train_best_model(
+        trained = deps.trainer.train(
             augmented,
             config.target,
             categorical=categorical,
-            budget_seconds=settings.get_float(settings.TRAINING_BUDGET_SECONDS),
+            budget_seconds=settings.training_budget_seconds,
             seed=seed % (2**31),
-            include=_model_ids(settings.get(settings.TRAINING_MODELS)),
+            include=settings.training_models,
         )
-        registration = register_candidate(
+        registration = deps.registry.register(
             trained,
-            model_name=ctx.model_name,
-            train_uris=train_uris,
-            holdout_uri=s3_uri(ctx.data_bucket, holdout_key),
-            drift_summary={k: v for k, v in drift.items() if k != "columns"},
+            train_uris=[deps.data.uri(config.baseline_key), deps.data.uri(train_key)],
+            holdout_uri=deps.data.uri(holdout_key),
+            drift_summary={k: v for k, v in drift.items() if k not in ("columns", "column_kinds")},
             idempotency_key=key,
-            params={"dataset": ctx.dataset, "run_id": ctx.run_id, "seed": seed, "baseline_rows": baseline_rows},
-            experiment_name=f"{ctx.dataset}-pipeline",
+            params={
+                "dataset": ctx.dataset,
+                "run_id": ctx.run_id,
+                "seed": seed,
+                "baseline_rows": drift["reference_rows"],
+            },
         )
     return TrainingOutput(
         **registration,
         train_key=train_key,
         holdout_key=holdout_key,
-        baseline_rows=baseline_rows,
+        baseline_rows=drift["reference_rows"],
         train_rows=len(train_part),
         holdout_rows=len(holdout),
     )
 
 
-def _write_split(ctx: Any, part: str, frame: Any) -> str:
-    import io
+def _column_kinds(drift: dict[str, Any]) -> dict[str, str]:
+    kinds = drift.get("column_kinds")
+    if not isinstance(kinds, dict) or not kinds or any(k not in ("num", "cat") for k in kinds.values()):
+        raise InvalidRequestError(
+            "$.drift.column_kinds is missing or malformed: re-run the pipeline from check_data_drift",
+            field="drift.column_kinds",
+        )
+    return kinds
 
-    key = layout.split_key(ctx.run_id, part)
+
+def _write_split(deps: Deps, run_id: str, part: str, frame: pd.DataFrame) -> str:
+    key = layout.split_key(run_id, part)
     buffer = io.BytesIO()
     frame.to_parquet(buffer)
-    # Deterministic split: a retried step writes the same rows, which put_once accepts.
-    put_once(ctx.s3, ctx.data_bucket, key, buffer.getvalue(), same=lambda _: True)
+    # The split is deterministic: a retried step derives the same rows, so the first write stands.
+    put_if_absent(deps.data, key, buffer.getvalue())
     return key
-
-
-def _model_ids(raw: str | None) -> list[str] | None:
-    ids = [part.strip() for part in (raw or "").split(",") if part.strip()]
-    return ids or None

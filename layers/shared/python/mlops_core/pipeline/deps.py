@@ -1,0 +1,68 @@
+"""What every pipeline step is handed: its settings as plain values and the ports it may call.
+
+`bootstrap.deps()` builds the real ones from the environment, once per container; tests build them from
+in-memory fakes. A service never reads the environment or builds a client itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlops_core import settings
+
+if TYPE_CHECKING:
+    from mlops_core.ports import Clock, DriftReporter, ModelRegistry, ObjectStore, PredictionApi, Trainer
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    dataset: str  # the one dataset this stack watches (template parameter DatasetName)
+    model_name: str  # its registered model
+    drift_share: float
+    drift_report_max_rows: int
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    alpha: float
+    training_budget_seconds: float
+    training_models: list[str] | None  # PyCaret model ids to compare; None: PyCaret's default set
+    holdout_fraction: float
+    reports_website_url: str | None = None
+    mlflow_ui_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> PipelineSettings:
+        """Every setting from its environment variable, else its documented default (mlops_core.settings)."""
+        dataset = settings.require(settings.DATASET)
+        return cls(
+            dataset=dataset,
+            model_name=settings.model_name(dataset),
+            drift_share=settings.get_float(settings.DRIFT_SHARE),
+            drift_report_max_rows=settings.get_int(settings.DRIFT_REPORT_MAX_ROWS),
+            bootstrap_resamples=settings.get_int(settings.BOOTSTRAP_RESAMPLES),
+            bootstrap_seed=settings.get_int(settings.BOOTSTRAP_SEED),
+            alpha=settings.get_float(settings.ALPHA),
+            training_budget_seconds=settings.get_float(settings.TRAINING_BUDGET_SECONDS),
+            training_models=model_ids(settings.get(settings.TRAINING_MODELS)),
+            holdout_fraction=settings.get_float(settings.HOLDOUT_FRACTION),
+            reports_website_url=settings.get(settings.REPORTS_WEBSITE_URL),
+            mlflow_ui_url=settings.get(settings.MLFLOW_UI_URL),
+        )
+
+
+def model_ids(raw: str | None) -> list[str] | None:
+    """ "lr, dt" -> ["lr", "dt"]; empty -> None (PyCaret's default set)."""
+    ids = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    return ids or None
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: PipelineSettings
+    data: ObjectStore  # datasets, batches, profiles, splits
+    reports: ObjectStore  # run reports and drift reports (the public reports website)
+    registry: ModelRegistry
+    trainer: Trainer
+    drift_reporter: DriftReporter
+    api: PredictionApi
+    clock: Clock

@@ -1,0 +1,160 @@
+"""The small interfaces the pipeline services take instead of building clients themselves.
+
+Each port names only the calls a service makes. `mlops_core.adapters` implements them over S3, MLflow,
+PyCaret, Evidently and HTTP; the tests implement them in memory. `mlops_core.pipeline.bootstrap` builds the
+real ones once per container and hands them to every step as one `Deps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from mlops_core.drift import DriftReportHtml
+    from mlops_core.registry import PromotionRecord
+    from mlops_core.training import Registration, TrainedModel
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    etag: str
+    last_modified: datetime
+    size: int
+
+
+class ObjectStore(Protocol):
+    """One bucket. Writes are create-only: nothing the pipeline stores is ever replaced."""
+
+    @property
+    def bucket(self) -> str: ...
+
+    def uri(self, key: str) -> str:
+        """Where the object lives, for people and for MLflow (s3://bucket/key)."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The object's content; NotFoundError when there is none."""
+        ...
+
+    def head(self, key: str) -> StoredObject | None:
+        """The object's metadata, or None when it does not exist."""
+        ...
+
+    def put_new(self, key: str, body: bytes, content_type: str | None = None) -> None:
+        """Create the object; ObjectExistsError when the key is taken, even by a concurrent writer."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        """Every object whose key starts with `prefix`."""
+        ...
+
+
+class Predictor(Protocol):
+    """A registered model version loaded for scoring: the raw feature columns in, original labels out."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def feature_names(self) -> list[str]: ...
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray: ...
+
+
+class ModelRegistry(Protocol):
+    """The one registered model of the stack's dataset, as the pipeline uses it."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    def production_version(self) -> str | None:
+        """The version under the `production` alias, or None before the first promotion."""
+        ...
+
+    def load_version(self, version: str) -> Predictor:
+        """One exact version, whatever the aliases say; NotFoundError for an unknown one."""
+        ...
+
+    def find_registration(self, idempotency_key: str) -> Registration | None:
+        """The version registered earlier for this key, with `staging` pointed back at it; else None."""
+        ...
+
+    def register(
+        self,
+        trained: TrainedModel,
+        *,
+        train_uris: Sequence[str],
+        holdout_uri: str,
+        drift_summary: Mapping[str, Any],
+        idempotency_key: str,
+        params: Mapping[str, Any],
+    ) -> Registration:
+        """Log `trained` with its evidence, register it as a new version and alias it `staging`."""
+        ...
+
+    def promote(self, version: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> PromotionRecord:
+        """Move `production` to `version` in one call and record who, why and on what evidence."""
+        ...
+
+
+class Trainer(Protocol):
+    def train(
+        self,
+        frame: pd.DataFrame,
+        target: str,
+        *,
+        categorical: list[str],
+        budget_seconds: float,
+        seed: int,
+        include: list[str] | None,
+    ) -> TrainedModel:
+        """The best classifier on `frame` by cross-validated macro F1, within the budget."""
+        ...
+
+
+class DriftReporter(Protocol):
+    def render(
+        self,
+        reference: pd.DataFrame,
+        current: pd.DataFrame,
+        *,
+        target: str,
+        numerical: list[str],
+        categorical: list[str],
+        max_rows: int,
+        drift_share: float,
+    ) -> DriftReportHtml:
+        """A drift report for people to read; the verdict never comes from it."""
+        ...
+
+
+class PredictionApi(Protocol):
+    """The deployed prediction API, as the online gate calls it."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def get_traffic(self) -> float:
+        """The Production share of traffic the API routes by."""
+        ...
+
+    def predict(self, features: dict[str, Any], user_id: str) -> dict[str, Any] | None:
+        """The API's answer, or None when it answered with an error (counted by the caller, never fatal)."""
+        ...
+
+    def feedback(self, prediction_id: str, label: str) -> bool:
+        """True once the API holds the true label of that prediction."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...

@@ -1,0 +1,156 @@
+"""run_ab_test on in-memory fakes: the held-out rows through a prediction API that routes like the real one."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlops_core import policy
+from mlops_core.contracts import AbTestOutput
+from mlops_core.exceptions import InvalidRequestError
+from mlops_core.pipeline import ab_test, evaluate
+
+from tests.fakes import fake_deps
+from tests.fakes.models import RuleModel, truth
+from tests.fakes.scenario import holdout, trained
+
+
+@pytest.fixture
+def deps() -> Any:
+    return fake_deps()
+
+
+def staged(deps: Any, *, candidate: dict[str, Any], production: dict[str, Any] | None) -> dict[str, Any]:
+    """A trained run with the candidate (and Production, if given) answering the held-out rows with the given
+    quality, evaluated offline."""
+    state = trained(deps)
+    features, labels = holdout(deps, state)
+    names = list(features.columns)
+    model = deps.registry.versions[state["training"]["model_version"]].model
+    model.rule = truth(features[names], labels, **candidate)
+    if production is not None:
+        deps.registry.add(RuleModel(truth(features[names], labels, **production), names), alias="production")
+    state["evaluation"] = evaluate.run(state, deps)
+    return state
+
+
+def test_a_first_model_answers_every_row_and_gets_every_label(deps) -> None:
+    state = staged(deps, candidate={}, production=None)
+    out = ab_test.run(state, deps)
+    rows = state["training"]["holdout_rows"]
+
+    assert set(out) == set(AbTestOutput.__annotations__)
+    assert out["passed"] is True and out["reason"] == policy.NO_PRODUCTION_MODEL
+    assert out["requests"] == {"production": 0, "staging": rows}
+    assert out["f1_macro"] == {"production": None, "staging": 1.0}
+    assert out["errors"] == {"production": 0, "staging": 0, "unrouted": 0}
+    assert out["feedback_lost"] == 0 and len(deps.api.labels) == rows
+    assert out["api_url"] == "http://api.test"
+
+
+def test_a_candidate_as_good_as_production_passes_and_the_split_is_followed(deps) -> None:
+    deps.api.production_share = 0.7
+    state = staged(deps, candidate={}, production={})
+    out = ab_test.run(state, deps)
+
+    assert out["passed"] is True and out["reason"] == policy.STAGING_NOT_WORSE
+    assert out["production_share"] == 0.7
+    rows = state["training"]["holdout_rows"]
+    assert sum(out["requests"].values()) == rows
+    assert out["requests"]["production"] > out["requests"]["staging"] > 0
+    # Every answer carries its user's label back: the API's own statistics see the same rows.
+    _, labels = holdout(deps, state)
+    assert sorted(deps.api.labels.values()) == sorted(labels)
+
+
+def test_a_candidate_worse_online_fails(deps) -> None:
+    state = staged(deps, candidate={"wrong_every": 2}, production={})
+    out = ab_test.run(state, deps)
+    assert out["passed"] is False and out["reason"] == policy.STAGING_WORSE
+    assert out["f1_macro"]["staging"] < out["f1_macro"]["production"] == 1.0
+
+
+@pytest.mark.parametrize(("share", "silent"), [(1.0, "staging"), (0.0, "production")])
+def test_a_split_that_starves_a_variant_gives_no_ab_data(deps, share: float, silent: str) -> None:
+    deps.api.production_share = share
+    state = staged(deps, candidate={}, production={})
+    out = ab_test.run(state, deps)
+    assert out["requests"][silent] == 0 and out["f1_macro"][silent] is None
+    assert out["passed"] is False and out["reason"] == policy.NO_AB_DATA
+
+
+def test_refused_requests_count_as_unrouted_and_do_not_stop_the_run(deps) -> None:
+    deps.api.refuse = lambda user_id: int(user_id.rsplit("-", 1)[1]) % 5 == 0
+    state = staged(deps, candidate={}, production={})
+    out = ab_test.run(state, deps)
+    rows = state["training"]["holdout_rows"]
+    refused = len(range(0, rows, 5))
+    assert out["errors"]["unrouted"] == refused
+    assert sum(out["requests"].values()) == rows - refused
+    assert out["passed"] is True
+
+
+def test_answers_from_a_stale_version_are_errors_not_evidence(deps) -> None:
+    state = staged(deps, candidate={}, production={})
+    production = state["evaluation"]["production_version"]
+    deps.api.serve_version = {"staging": production}  # the API's cache still serves the old model as staging
+    out = ab_test.run(state, deps)
+    assert out["errors"]["staging"] == out["requests"]["staging"] > 0
+    assert out["f1_macro"]["staging"] is None
+    assert out["passed"] is False and out["reason"] == policy.NO_AB_DATA
+    assert len(deps.api.labels) == out["requests"]["production"]
+
+
+def test_lost_feedback_is_counted_and_logged_but_not_fatal(deps, caplog: pytest.LogCaptureFixture) -> None:
+    deps.api.feedback_accepted = lambda prediction_id: not prediction_id.startswith("staging")
+    state = staged(deps, candidate={}, production={})
+    mlops_logger = logging.getLogger("mlops")
+    mlops_logger.addHandler(caplog.handler)
+    try:
+        out = ab_test.run(state, deps)
+    finally:
+        mlops_logger.removeHandler(caplog.handler)
+    assert out["feedback_lost"] == out["requests"]["staging"] > 0
+    warning = json.loads(caplog.records[-1].getMessage())
+    assert warning == {
+        "feedback_lost": out["feedback_lost"],
+        "phase": "warning",
+        "run_id": "run-1",
+        "step": "run_ab_test",
+    }
+    assert out["passed"] is True  # the step scored the answers itself
+
+
+def test_missing_values_travel_as_json_null(deps) -> None:
+    state = staged(deps, candidate={}, production=None)
+    seen: list[dict[str, Any]] = []
+    predict = deps.api.predict
+
+    def recording(features: dict[str, Any], user_id: str) -> Any:
+        seen.append(features)
+        return predict(features, user_id)
+
+    deps.api.predict = recording
+    key = state["training"]["holdout_key"]
+    frame = pd.read_parquet(io.BytesIO(deps.data.objects.pop(key)))
+    frame.loc[frame.index[0], "sepal_length"] = np.nan
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    deps.data.put_new(key, buffer.getvalue())
+
+    ab_test.run(state, deps)
+    assert seen[0]["sepal_length"] is None
+    assert all(type(v) is float for row in seen[1:] for v in row.values())
+    json.dumps(seen)  # plain JSON, no numpy scalars
+
+
+def test_a_run_state_without_the_evaluation_names_it(deps) -> None:
+    state = staged(deps, candidate={}, production=None)
+    del state["evaluation"]
+    with pytest.raises(InvalidRequestError, match="no 'evaluation' result"):
+        ab_test.run(state, deps)
