@@ -24,6 +24,7 @@ from mlops_core.api import (
 )
 from mlops_core.api.prediction import PredictionService
 from mlops_core.exceptions import InvalidRequestError, MlopsError
+from mlops_core.variants import PRODUCTION, STAGING
 
 app = Chalice(app_name="mlops-api")
 app.debug = False
@@ -128,7 +129,7 @@ def report_response(report_id: str) -> Response:
 
 
 def traffic_body(share: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {**(extra or {}), "production": share, "staging": round(1.0 - share, 12)}
+    return {**(extra or {}), PRODUCTION: share, STAGING: round(1.0 - share, 12)}
 
 
 # inference
@@ -153,7 +154,7 @@ def feedback() -> Any:
 def health() -> Response:
     healthy, details = check_health(
         lambda: {alias: m.version for alias, m in prediction_service().available_models().items()},
-        lambda: model_registry().version_for("production"),
+        lambda: model_registry().version_for(PRODUCTION),
         {
             "ab_table": lambda: ab_store().client.describe_table(TableName=ab_store().table_name),
             "reports_bucket": lambda: s3_client().head_bucket(Bucket=settings.require(settings.REPORTS_BUCKET)),

@@ -33,11 +33,11 @@ from mlops_core import settings
 from mlops_core.exceptions import InvalidRequestError, MlopsError
 from mlops_core.prediction_ids import default_secret, parse_prediction_id
 from mlops_core.routing import validate_share
+from mlops_core.variants import VARIANTS
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-VARIANTS = ("production", "staging")
 # Upper edges (ms) of the latency buckets; the last bucket is everything above the last edge.
 LATENCY_EDGES_MS: tuple[float, ...] = (
     0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,

@@ -19,12 +19,11 @@ import os
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Literal
 
 from mlops_core import settings
 from mlops_core.exceptions import ConfigurationError, InvalidRequestError
+from mlops_core.variants import PRODUCTION, STAGING, Variant
 
-Variant = Literal["production", "staging"]
 Label = str | int | float | bool
 
 # Used only when neither PREDICTION_ID_SECRET nor API_KEY is set, so the local demo works unconfigured.
@@ -37,7 +36,7 @@ MAX_LABEL_CHARS = 256
 MAX_ID_CHARS = 1024
 _SIGNATURE_BYTES = 16  # 128 bits of HMAC: ample against forgery, and keeps ids short
 _NONCE_BYTES = 9  # 72 random bits: collisions are negligible at any prediction volume we serve
-_VARIANT_CODES: dict[str, str] = {"production": "p", "staging": "s"}
+_VARIANT_CODES: dict[str, str] = {PRODUCTION: "p", STAGING: "s"}
 _VARIANTS_BY_CODE = {code: variant for variant, code in _VARIANT_CODES.items()}
 _VERSION = re.compile(r"^[0-9]{1,12}$")
 _FIELD = "prediction_id"

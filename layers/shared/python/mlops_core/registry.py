@@ -1,7 +1,8 @@
 """The model registry adapter: MLflow aliases for Production and Staging, promotion history in version tags.
 
 Conventions (MLflow stages are deprecated, so aliases and tags carry everything):
-- one registered model per dataset (settings.model_name()); aliases `production` and `staging`.
+- one registered model per dataset (settings.model_name()); its aliases are the A/B variants, PRODUCTION and
+  STAGING (mlops_core.variants; re-exported here for the modules that import them with the registry).
 - a promotion or rollback moves the `production` alias in one registry call, then records on the version it
   made Production:
   - an event tag `promotion_event.<n>` (n = 1, 2, ... per version, so a version promoted twice keeps both
@@ -38,6 +39,7 @@ from mlops_core.exceptions import (
     NotFoundError,
 )
 from mlops_core.pycaret_env import quiet_pycaret_logging
+from mlops_core.variants import PRODUCTION, STAGING
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,8 +47,6 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
-PRODUCTION = "production"
-STAGING = "staging"
 EVENT_TAG_PREFIX = "promotion_event."
 DEFAULT_CACHE_TTL_SECONDS = 5.0
 MAX_EVIDENCE_CHARS = 50_000  # registry tag values allow 100,000; evidence is figures, not data

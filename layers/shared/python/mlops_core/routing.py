@@ -12,11 +12,10 @@ import math
 import numbers
 import random
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from mlops_core.exceptions import InvalidRequestError, NoModelError
-
-Variant = Literal["production", "staging"]
+from mlops_core.variants import PRODUCTION, STAGING, Variant
 
 # Separates these hashes from any other use of blake2b on the same ids.
 _HASH_PERSON = b"mlops-ab-route"
@@ -26,16 +25,16 @@ def validate_share(value: Any) -> float:
     """The Production share of traffic as a float in [0, 1]; DynamoDB's Decimal is accepted."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
         raise InvalidRequestError(
-            f"production share must be a number between 0 and 1, got {type(value).__name__}", field="production"
+            f"production share must be a number between 0 and 1, got {type(value).__name__}", field=PRODUCTION
         )
     try:
         share = float(value)
     except (ValueError, OverflowError) as error:  # e.g. Decimal("sNaN")
-        raise InvalidRequestError(f"production share {value!r} is not a finite number", field="production") from error
+        raise InvalidRequestError(f"production share {value!r} is not a finite number", field=PRODUCTION) from error
     if not math.isfinite(share):
-        raise InvalidRequestError(f"production share {value!r} is not a finite number", field="production")
+        raise InvalidRequestError(f"production share {value!r} is not a finite number", field=PRODUCTION)
     if not 0.0 <= share <= 1.0:
-        raise InvalidRequestError(f"production share must be between 0 and 1, got {share}", field="production")
+        raise InvalidRequestError(f"production share must be between 0 and 1, got {share}", field=PRODUCTION)
     return share
 
 
@@ -60,13 +59,13 @@ def choose_variant(
     if not has_production and not has_staging:
         raise NoModelError("neither a production nor a staging model is registered")
     if not has_staging:
-        return "production"
+        return PRODUCTION
     if not has_production:
-        return "staging"
+        return STAGING
     if key is not None:
         if not isinstance(key, str):
             raise InvalidRequestError(f"routing key must be a string, got {type(key).__name__}", field="key")
         position = key_position(key)
     else:
         position = (rng or random).random()
-    return "production" if position < share else "staging"
+    return PRODUCTION if position < share else STAGING

@@ -12,8 +12,7 @@ from mlops_core.api.parsing import PredictRequest
 from mlops_core.exceptions import NoModelError
 from mlops_core.prediction_ids import make_prediction_id
 from mlops_core.routing import choose_variant
-
-VARIANTS = ("production", "staging")
+from mlops_core.variants import PRODUCTION, STAGING, VARIANTS
 
 
 class Model(Protocol):
@@ -92,8 +91,8 @@ class PredictionService:
             self._production_share(),
             key=request.user_id,
             rng=self._rng,
-            has_production="production" in models,
-            has_staging="staging" in models,
+            has_production=PRODUCTION in models,
+            has_staging=STAGING in models,
         )
         model = models[variant]
         rows = len(request.records)
