@@ -11,13 +11,12 @@ from botocore.awsrequest import AWSResponse
 from mlops_core.ab_store import (
     LATENCY_EDGES_MS,
     AbStore,
-    DuplicateFeedbackError,
     StatsRecorder,
     histogram_percentile,
     latency_bucket,
     variant_stats,
 )
-from mlops_core.exceptions import ConfigurationError, InvalidRequestError
+from mlops_core.exceptions import ConfigurationError, DuplicateFeedbackError, InvalidRequestError
 from mlops_core.prediction_ids import make_prediction_id
 
 SECRET = "test-secret"

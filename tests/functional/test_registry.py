@@ -8,13 +8,12 @@ import socket
 import numpy as np
 import pandas as pd
 import pytest
-from mlops_core.exceptions import InvalidRequestError, NoModelError, NotFoundError
+from mlops_core.exceptions import InvalidRequestError, NoModelError, NotFoundError, RegistryError
 from mlops_core.registry import (
     EVENT_TAG_PREFIX,
     PRODUCTION,
     STAGING,
     ModelRegistry,
-    RegistryError,
     production_stack,
 )
 from sklearn.compose import make_column_transformer

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from mlops_core import settings
-from mlops_core.exceptions import InvalidRequestError, MlopsError
+from mlops_core.exceptions import DuplicateFeedbackError, InvalidRequestError
 from mlops_core.prediction_ids import default_secret, parse_prediction_id
 from mlops_core.routing import validate_share
 from mlops_core.variants import VARIANTS
@@ -52,10 +52,6 @@ _CONFIG = "config"
 _STATS = "stats"
 _LATENCY = "lat|"
 _CONFUSION = "cm|"
-
-
-class DuplicateFeedbackError(MlopsError):
-    """A label was already recorded for this prediction id (HTTP 409)."""
 
 
 # pure aggregation

@@ -23,6 +23,14 @@ class NoModelError(MlopsError):
     """No model is registered under the requested alias yet."""
 
 
+class RegistryError(MlopsError):
+    """A registered model version cannot be served (for example it was logged without a signature)."""
+
+
+class DuplicateFeedbackError(MlopsError):
+    """A label was already recorded for this prediction id (HTTP 409)."""
+
+
 class InvalidRequestError(MlopsError):
     """A caller sent input that cannot be processed; `field` names the culprit when known."""
 

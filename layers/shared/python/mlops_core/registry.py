@@ -34,9 +34,9 @@ from mlops_core import settings
 from mlops_core.exceptions import (
     ConfigurationError,
     InvalidRequestError,
-    MlopsError,
     NoModelError,
     NotFoundError,
+    RegistryError,
 )
 from mlops_core.pycaret_env import quiet_pycaret_logging
 from mlops_core.variants import PRODUCTION, STAGING
@@ -54,10 +54,6 @@ MAX_EVIDENCE_CHARS = 50_000  # registry tag values allow 100,000; evidence is fi
 log = logging.getLogger(__name__)
 _EVENT_TAG = re.compile(re.escape(EVENT_TAG_PREFIX) + r"([0-9]+)$")
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
-
-
-class RegistryError(MlopsError):
-    """A registered model version cannot be served (for example it was logged without a signature)."""
 
 
 @dataclass(frozen=True)
