@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +36,59 @@ def iris() -> tuple[pd.DataFrame, pd.Series]:
     data = load_iris(as_frame=True)
     labels = pd.Series(np.asarray(data.target_names)[data.target], name="species")
     return data.data, labels
+
+
+WAIT_SECONDS = 60  # generous: only a broken implementation ever waits this long
+
+
+class BlockingLookups:
+    """An MlflowClient whose next lookup of `alias`, once armed, gets its answer and then waits for `release`:
+    a registry call stuck on the network, whose answer is as of the moment it began."""
+
+    def __init__(self, client: Any, alias: str) -> None:
+        self._client = client
+        self.alias = alias
+        self.armed = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.lookups: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> Any:
+        self.lookups.append(alias)
+        found = self._client.get_model_version_by_alias(name, alias)
+        if alias == self.alias and self.armed:
+            self.armed = False
+            self.entered.set()
+            if not self.release.wait(WAIT_SECONDS):
+                raise TimeoutError("the test never released the blocked lookup")
+        return found
+
+
+class Background:
+    """`call()` in a thread of its own; value() waits for it and returns its result or raises its error."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.done = threading.Event()
+        self._result: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(call,), daemon=True).start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        try:
+            self._result = call()
+        except BaseException as error:  # handed to value()
+            self._error = error
+        finally:
+            self.done.set()
+
+    def value(self) -> Any:
+        assert self.done.wait(WAIT_SECONDS), "still waiting"
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def register(model: Pipeline, X: pd.DataFrame, *, name: str = MODEL, f1: float = 0.9, signature: bool = True) -> str:
@@ -352,3 +408,67 @@ def test_load_version_loads_an_exact_version_whatever_the_aliases(two_versions, 
     assert registry.version_for("production").version == "1"
     with pytest.raises(NotFoundError):
         registry.load_version("999")
+
+
+def test_a_slow_alias_check_holds_up_no_request_with_a_cached_answer(two_versions) -> None:
+    registry, _, _ = two_versions
+    registry.promote("1", actor="api", reason="a", evidence={})
+    registry.client.set_registered_model_alias(MODEL, STAGING, "2")
+    now = [0.0]
+    serving = ModelRegistry(model_name=MODEL, cache_ttl_seconds=1.0, clock=lambda: now[0])
+    production = serving.load(PRODUCTION)
+    assert serving.load(STAGING).version == "2"
+    client = serving.client = BlockingLookups(serving.client, PRODUCTION)
+    now[0] += 2  # both aliases are due for a check
+    client.armed = True
+    slow = Background(lambda: serving.load(PRODUCTION))
+    try:
+        assert client.entered.wait(WAIT_SECONDS)
+        # While that check is stuck: the same alias answers from the cache without a second lookup, and the
+        # other alias goes through its own check.
+        others = Background(lambda: (serving.load(PRODUCTION), serving.load(STAGING)))
+        cached, checked = others.value()
+        assert not slow.done.is_set()
+        assert cached is production
+        assert (checked.version, checked.alias) == ("2", STAGING)
+        assert client.lookups == [PRODUCTION, STAGING]
+    finally:
+        client.release.set()
+    assert slow.value().version == "1"
+
+
+def test_requests_with_nothing_cached_share_the_check_under_way(two_versions) -> None:
+    registry, _, _ = two_versions
+    registry.promote("1", actor="api", reason="a", evidence={})
+    serving = ModelRegistry(model_name=MODEL)
+    client = serving.client = BlockingLookups(serving.client, PRODUCTION)
+    client.armed = True
+    first = Background(lambda: serving.load(PRODUCTION))
+    try:
+        assert client.entered.wait(WAIT_SECONDS)
+        second = Background(lambda: serving.load(PRODUCTION))
+    finally:
+        client.release.set()
+    assert second.value() is first.value()
+    assert client.lookups == [PRODUCTION]  # whether the second waited for the first or came after it
+
+
+def test_a_promotion_here_during_a_slow_check_is_not_undone_by_its_older_answer(two_versions) -> None:
+    now = [0.0]
+    serving = ModelRegistry(model_name=MODEL, cache_ttl_seconds=1.0, clock=lambda: now[0])
+    serving.promote("1", actor="api", reason="a", evidence={})
+    assert serving.load(PRODUCTION).version == "1"
+    client = serving.client = BlockingLookups(serving.client, PRODUCTION)
+    now[0] += 2
+    client.armed = True
+    slow = Background(lambda: serving.load(PRODUCTION))  # reads v1, then is stuck
+    try:
+        assert client.entered.wait(WAIT_SECONDS)
+        serving.promote("2", actor="api", reason="b", evidence={})
+        after = Background(lambda: serving.load(PRODUCTION))
+        assert after.value().version == "2"  # a check of its own, not the stale one under way
+        assert not slow.done.is_set()
+    finally:
+        client.release.set()
+    assert slow.value().version == "1"  # its answer predates the promotion...
+    assert serving.load(PRODUCTION).version == "2"  # ...and does not replace the newer one in the cache

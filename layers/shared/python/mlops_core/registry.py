@@ -122,10 +122,19 @@ class LoadedModel:
         return np.asarray(self.model.predict_proba(df))
 
 
-@dataclass
+@dataclass(frozen=True)
 class _CacheEntry:
     model: LoadedModel | None  # None: the alias was not set at the last check
     check_after: float
+    generation: int  # invalidate() starts a new generation: entries of an older one are due for a check
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One alias check in flight, of the generation it began in; `done` is set when it ends, however it ends."""
+
+    generation: int
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 class ModelRegistry:
@@ -136,7 +145,10 @@ class ModelRegistry:
     cached the same way (NoModelError without a registry call until the next check); promote() and
     rollback() on this instance drop the cache, so their effect is immediate here. If the registry cannot be
     reached during a re-check, the cached model keeps serving and the check is retried after the next TTL.
-    Thread-safe.
+
+    Thread-safe, and no lock is held across a registry call: one check per alias runs at a time, and while it
+    runs the other threads asking for that alias get the cached answer instead of waiting. They wait only when
+    nothing is cached for the alias yet, or when the cache predates a promote() or rollback() on this instance.
     """
 
     def __init__(
@@ -159,8 +171,10 @@ class ModelRegistry:
             raise ConfigurationError(f"cache_ttl_seconds must be >= 0, got {cache_ttl_seconds!r}")
         self._ttl = cache_ttl_seconds
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the three below; never held across a registry call
         self._by_alias: dict[str, _CacheEntry] = {}
+        self._checks: dict[str, _Check] = {}
+        self._generation = 0
 
     # reading
     def version_for(self, alias: str) -> VersionInfo | None:
@@ -171,7 +185,7 @@ class ModelRegistry:
     def load(self, alias: str) -> LoadedModel:
         """The model under `alias`, cached by (alias, version). NoModelError when the alias is not set."""
         entry = self._by_alias.get(alias)
-        if entry is None or self._clock() >= entry.check_after:
+        if entry is None or not self._is_fresh(entry):
             entry = self._refresh(alias)
         if entry.model is None:
             raise NoModelError(f"no model registered under alias '{alias}' for model {self.model_name}")
@@ -190,8 +204,7 @@ class ModelRegistry:
     def invalidate(self) -> None:
         """Forget every alias check: the next load() asks the registry (models stay cached by version)."""
         with self._lock:
-            for entry in self._by_alias.values():
-                entry.check_after = float("-inf")
+            self._generation += 1
 
     def history(self) -> list[PromotionRecord]:
         """Every recorded promotion and rollback, newest first."""
@@ -266,26 +279,54 @@ class ModelRegistry:
         )
 
     # internals
+    def _is_fresh(self, entry: _CacheEntry) -> bool:
+        return entry.generation == self._generation and self._clock() < entry.check_after
+
     def _refresh(self, alias: str) -> _CacheEntry:
+        """The alias's entry after a check; at most one check per alias and generation is in flight."""
+        while True:
+            with self._lock:
+                entry = self._by_alias.get(alias)
+                if entry is not None and self._is_fresh(entry):
+                    return entry  # another thread checked it meanwhile
+                check = self._checks.get(alias)
+                if check is None or check.generation != self._generation:
+                    check = self._checks[alias] = _Check(self._generation)
+                    break
+            if entry is not None and entry.generation == check.generation:
+                return entry  # only the TTL ran out: serve it while the check under way replaces it
+            check.done.wait()  # nothing current to serve: take the result of the check under way
+        try:
+            return self._check(alias, entry, check.generation)
+        finally:
+            with self._lock:
+                if self._checks.get(alias) is check:
+                    del self._checks[alias]
+            check.done.set()
+
+    def _check(self, alias: str, cached: _CacheEntry | None, generation: int) -> _CacheEntry:
+        """Ask the registry which version `alias` names and load it: the network calls, made without the lock."""
+        try:
+            found = self._alias_version(alias)
+        except Exception:
+            if cached is None or cached.model is None:
+                raise
+            log.warning("registry unreachable: serving cached %s v%s", alias, cached.model.version, exc_info=True)
+            return self._store(alias, replace(cached, check_after=self._clock() + self._ttl, generation=generation))
+        model = None
+        if found is not None:
+            version = str(found.version)
+            model = self._cached_version(version) or self._load_version(version)
+            model = replace(model, alias=alias)
+        return self._store(alias, _CacheEntry(model, self._clock() + self._ttl, generation))
+
+    def _store(self, alias: str, entry: _CacheEntry) -> _CacheEntry:
         with self._lock:
-            entry = self._by_alias.get(alias)
-            if entry is not None and self._clock() < entry.check_after:
-                return entry  # another thread refreshed it while this one waited
-            try:
-                found = self._alias_version(alias)
-            except Exception:
-                if entry is None or entry.model is None:
-                    raise
-                log.warning("registry unreachable: serving cached %s v%s", alias, entry.model.version, exc_info=True)
-                entry.check_after = self._clock() + self._ttl
-                return entry
-            model = None
-            if found is not None:
-                version = str(found.version)
-                model = self._cached_version(version) or self._load_version(version)
-                model = replace(model, alias=alias)
-            entry = self._by_alias[alias] = _CacheEntry(model, self._clock() + self._ttl)
-            return entry
+            # A promote() or rollback() here since the check began makes its answer stale: it answers this
+            # request only, and the next load() checks again.
+            if entry.generation == self._generation:
+                self._by_alias[alias] = entry
+        return entry
 
     def _move_production(
         self,
@@ -383,7 +424,9 @@ class ModelRegistry:
 
     def _cached_version(self, version: str) -> LoadedModel | None:
         # After a promotion Production usually serves the version Staging already loaded.
-        return next((e.model for e in self._by_alias.values() if e.model and e.model.version == version), None)
+        with self._lock:
+            entries = list(self._by_alias.values())
+        return next((e.model for e in entries if e.model and e.model.version == version), None)
 
     def _load_version(self, version: str) -> LoadedModel:
         import mlflow.sklearn
