@@ -1,4 +1,4 @@
-"""Pipeline reports as the generate_report step leaves them in S3: reports/<run_id>/report.json and .html."""
+"""Pipeline reports as the generate_report step leaves them in S3, at the keys mlops_core.layout gives."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from mlops_core import layout
 from mlops_core.exceptions import InvalidRequestError, NotFoundError
 
-_PREFIX = "reports/"
-_JSON_NAME = "report.json"
+# layout places each run's reports under a prefix of its own; the part before the run id holds every report.
+_REPORTS_ROOT = layout.report_prefix("<run>").partition("<run>")[0]
 
 
 class ReportsReader:
@@ -28,10 +28,10 @@ class ReportsReader:
         """
         found = []
         paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=_PREFIX):
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=_REPORTS_ROOT):
             for item in page.get("Contents", []):
-                run_id, _, name = item["Key"][len(_PREFIX) :].partition("/")
-                if name == _JSON_NAME and layout.is_safe_id(run_id):
+                run_id = _json_report_run_id(item["Key"])
+                if run_id is not None:
                     found.append((item["LastModified"], run_id))
         return [run_id for _, run_id in sorted(found, reverse=True)]
 
@@ -67,6 +67,12 @@ class ReportsReader:
             return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         except self._s3.exceptions.NoSuchKey:
             raise NotFoundError(f"no report {report_id!r}") from None
+
+
+def _json_report_run_id(key: str) -> str | None:
+    """The run whose JSON report is at `key`, None for any other object."""
+    run_id = key[len(_REPORTS_ROOT) :].partition("/")[0]
+    return run_id if layout.is_safe_id(run_id) and key == layout.report_json_key(run_id) else None
 
 
 def _checked(report_id: str) -> str:
