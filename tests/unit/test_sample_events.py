@@ -1,0 +1,59 @@
+"""The sample events in tests/events are what the state machine builds: the StartRun envelope plus one key per
+step that ran, each in its step's contract shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlops_core import layout
+from mlops_core.contracts import (
+    AbTestOutput,
+    DriftOutput,
+    EvaluationOutput,
+    PromotionOutput,
+    StatisticalTest,
+    TrainingOutput,
+)
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+STATE_KEYS = ("run_id", "execution_arn", "started_at", "input")
+BEFORE_PROMOTION = {
+    "drift": DriftOutput,
+    "training": TrainingOutput,
+    "evaluation": EvaluationOutput,
+    "ab_test": AbTestOutput,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "sections"),
+    [
+        ("step_input_check_data_drift", {}),
+        ("step_input_train_model", {"drift": DriftOutput}),
+        ("step_input_evaluate_candidate", {"drift": DriftOutput, "training": TrainingOutput}),
+        (
+            "step_input_run_ab_test",
+            {"drift": DriftOutput, "training": TrainingOutput, "evaluation": EvaluationOutput},
+        ),
+        ("step_input_promote_if_better", BEFORE_PROMOTION),
+        ("step_input_generate_report", {**BEFORE_PROMOTION, "promotion": PromotionOutput}),
+        ("step_input_generate_report_failed", {}),
+        ("report_state_no_drift", {"drift": DriftOutput}),
+        ("report_state_promoted", {**BEFORE_PROMOTION, "promotion": PromotionOutput}),
+        ("report_state_failed", {}),
+    ],
+)
+def test_sample_events_follow_the_contracts(name: str, sections: dict[str, Any]) -> None:
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    extra = {"error"} if name.endswith("failed") else set()
+    assert set(event) == {*STATE_KEYS, *sections, *extra}
+    assert layout.is_safe_id(event["run_id"]) and event["execution_arn"].endswith(f":{event['run_id']}")
+    for key, contract in sections.items():
+        assert set(event[key]) == set(contract.__annotations__), key
+    if "evaluation" in sections and event["evaluation"]["statistical_test"] is not None:
+        assert set(event["evaluation"]["statistical_test"]) == set(StatisticalTest.__annotations__)
+    if "drift" in sections:
+        assert set(event["drift"]["column_kinds"]) == set(event["drift"]["columns"])
