@@ -34,8 +34,11 @@ def split_key(run_id: str, part: str) -> str:
 
 
 # reports bucket
+REPORTS_ROOT = "reports/"  # every run's reports, one folder per run id
+
+
 def report_prefix(run_id: str) -> str:
-    return f"reports/{run_id}/"
+    return f"{REPORTS_ROOT}{run_id}/"
 
 
 def report_json_key(run_id: str) -> str:

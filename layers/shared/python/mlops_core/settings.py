@@ -33,6 +33,8 @@ AB_PRODUCTION_SHARE = "AB_PRODUCTION_SHARE"
 MAX_BATCH = "MAX_BATCH"  # most records one POST /predict may carry
 REPORTS_WEBSITE_URL = "REPORTS_WEBSITE_URL"
 MLFLOW_UI_URL = "MLFLOW_UI_URL"
+# Written, not read: where PyCaret writes the log it opens on import (see pycaret_env).
+PYCARET_CUSTOM_LOGGING_PATH = "PYCARET_CUSTOM_LOGGING_PATH"
 
 DEFAULTS: dict[str, str] = {
     DATASET: "iris",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_core.exceptions import InvalidRequestError
+from mlops_core.variants import PRODUCTION
 
 JSON_MEDIA_TYPE = "application/json"
 MAX_USER_ID_LENGTH = 256
@@ -96,10 +97,10 @@ def parse_predict_request(body: Any, max_batch: int, header_user_id: str | None 
 
 def parse_traffic_request(body: Any) -> Any:
     """The raw `production` share; its range and type are checked by the routing rules."""
-    obj = require_object(body, frozenset({"production"}))
-    if "production" not in obj:
-        raise InvalidRequestError("missing 'production': the share of traffic for Production, in [0, 1]", "production")
-    return obj["production"]
+    obj = require_object(body, frozenset({PRODUCTION}))
+    if PRODUCTION not in obj:
+        raise InvalidRequestError(f"missing '{PRODUCTION}': the share of traffic for Production, in [0, 1]", PRODUCTION)
+    return obj[PRODUCTION]
 
 
 def parse_feedback_request(body: Any) -> tuple[str, str | int | float | bool]:

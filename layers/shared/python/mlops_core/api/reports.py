@@ -9,7 +9,6 @@ from mlops_core import layout
 from mlops_core.exceptions import InvalidRequestError, NotFoundError
 
 # layout places each run's reports under a prefix of its own; the part before the run id holds every report.
-_REPORTS_ROOT = layout.report_prefix("<run>").partition("<run>")[0]
 
 
 class ReportsReader:
@@ -28,7 +27,7 @@ class ReportsReader:
         """
         found = []
         paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=_REPORTS_ROOT):
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=layout.REPORTS_ROOT):
             for item in page.get("Contents", []):
                 run_id = _json_report_run_id(item["Key"])
                 if run_id is not None:
@@ -71,7 +70,7 @@ class ReportsReader:
 
 def _json_report_run_id(key: str) -> str | None:
     """The run whose JSON report is at `key`, None for any other object."""
-    run_id = key[len(_REPORTS_ROOT) :].partition("/")[0]
+    run_id = key[len(layout.REPORTS_ROOT) :].partition("/")[0]
     return run_id if layout.is_safe_id(run_id) and key == layout.report_json_key(run_id) else None
 
 
