@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test lint bench chromium clean
+.PHONY: setup demo test test-fast lint bench chromium clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ demo: setup
 
 test: setup chromium
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The unit tier and the functional tier without the tests that train models: every step's branches on
+# in-memory fakes, the API's routes, the adapters. No emulator, no Chromium.
+test-fast: setup
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check .

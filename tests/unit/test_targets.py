@@ -8,9 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
+from mlops_local import environment
 from mlops_local.deployer import load_template, package_template, transform
-from mlops_local.errors import DeployError
-from mlops_local.targets import DEFAULT_ENDPOINT, TARGET_ENV, Target, resolve_target, to_image_functions
+from mlops_local.exceptions import DeployError
+from mlops_local.targets import DEFAULT_ENDPOINT, Target, emulator_target, resolve_target, to_image_functions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-pipeline:abc123"
@@ -37,7 +38,7 @@ def imaged(template: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def clean_target_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (TARGET_ENV, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"):
+    for name in (environment.TARGET, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -128,11 +129,12 @@ def test_image_template_transforms_with_the_sam_translator(aws: None, imaged: di
 def test_default_target_is_the_emulator(clean_target_env: None) -> None:
     target = resolve_target()
     assert target == Target("emulator", DEFAULT_ENDPOINT, "us-east-1", "mlops-deployment-artifacts")
+    assert target == emulator_target(DEFAULT_ENDPOINT)
     assert target.emulated
 
 
 def test_environment_beats_the_default(clean_target_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TARGET_ENV, "localstack")
+    monkeypatch.setenv(environment.TARGET, "localstack")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566/")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     target = resolve_target()
@@ -140,7 +142,7 @@ def test_environment_beats_the_default(clean_target_env: None, monkeypatch: pyte
 
 
 def test_argument_beats_the_environment(clean_target_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TARGET_ENV, "localstack")
+    monkeypatch.setenv(environment.TARGET, "localstack")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://from-env:4566")
     target = resolve_target("emulator", endpoint_url="http://127.0.0.1:4999/")
     assert (target.name, target.endpoint_url) == ("emulator", "http://127.0.0.1:4999")
@@ -149,7 +151,7 @@ def test_argument_beats_the_environment(clean_target_env: None, monkeypatch: pyt
 def test_unknown_target_is_a_deploy_error(clean_target_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DeployError, match=r"unknown target 'bogus': use emulator, localstack or aws"):
         resolve_target("bogus")
-    monkeypatch.setenv(TARGET_ENV, "lokalstack")
+    monkeypatch.setenv(environment.TARGET, "lokalstack")
     with pytest.raises(DeployError, match="'lokalstack'"):
         resolve_target()
 
@@ -183,4 +185,8 @@ def test_emulated_clients_use_throwaway_credentials(clean_target_env: None, monk
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
     client = Target("emulator", "http://127.0.0.1:4999", "us-east-1", "b").client("s3")
     assert client.meta.endpoint_url == "http://127.0.0.1:4999"
-    assert client._request_signer._credentials.access_key == "test"
+    credentials = client._request_signer._credentials
+    assert (credentials.access_key, credentials.secret_key) == (
+        environment.ACCESS_KEY_ID,
+        environment.SECRET_ACCESS_KEY,
+    )
