@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from mlops_core.data import DEMO_DATASETS
+from mlops_core.exceptions import MlopsError
 
-from mlops_local import services
-from mlops_local.errors import StackNotUpError, ToolError
-from mlops_local.services import REPO_ROOT, Ports, StackState
+from mlops_local import environment, services
+from mlops_local.exceptions import StackNotUpError, ToolError, error_line
+from mlops_local.services import DEFAULT_DATASET, DEFAULT_STACK, TEMPLATE, Ports, StackState
 
-DEFAULT_STATE_DIR = Path(os.environ.get("MLOPS_STATE_DIR", ".mlops"))
-DEFAULT_STACK = "mlops-pipeline"
-TEMPLATE = REPO_ROOT / "template.yaml"
+DEFAULT_STATE_DIR = Path(os.environ.get(environment.STATE_DIR) or ".mlops")
 STEP_FUNCTIONS = {
     "check_data_drift": "CheckDataDriftFunctionName",
     "train_model": "TrainModelFunctionName",
@@ -48,17 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlops: interrupted", file=sys.stderr)
         return 130
-    except ToolError as exc:
-        print(f"mlops: error: {exc}", file=sys.stderr)
+    except MlopsError as exc:  # the tools' own errors (ToolError) and the library's
+        print(error_line(exc), file=sys.stderr)
         return 1
     except Exception as exc:
-        from mlops_core.exceptions import MlopsError
-
-        if isinstance(exc, MlopsError):
-            print(f"mlops: error: {exc}", file=sys.stderr)
-            return 1
         if _is_connection_error(exc):
-            print(f"mlops: error: cannot reach the stack ({exc}); is it up? run `mlops up`", file=sys.stderr)
+            print(error_line(f"cannot reach the stack ({exc}); is it up? run `mlops up`"), file=sys.stderr)
             return 1
         raise
 
@@ -78,7 +72,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state = StackState(
         state_dir=str(state_dir),
         ports=Ports.from_env(),
-        api_key=os.environ.get("MLOPS_API_KEY") or secrets.token_urlsafe(24),
+        api_key=os.environ.get(environment.API_KEY) or secrets.token_urlsafe(24),
         stack_name=args.stack_name,
         dataset=args.dataset,
     )
@@ -144,12 +138,10 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def _deploy_to_stack(state: StackState, *, overrides: dict[str, str] | None = None) -> None:
     from mlops_local.deployer import deploy
-    from mlops_local.targets import Target
 
-    target = Target("emulator", state.endpoint_url, "us-east-1", "mlops-deployment-artifacts")
     _say(f"deploying {TEMPLATE.name} as stack {state.stack_name}")
     parameters = {**_parameters(state), **(overrides or {})}
-    result = deploy(target, template_path=TEMPLATE, stack_name=state.stack_name, parameters=parameters)
+    result = deploy(state.target(), template_path=TEMPLATE, stack_name=state.stack_name, parameters=parameters)
     state.outputs = result.outputs
     state.save()
     _say(f"stack {result.status} in {result.seconds:.1f} s")
@@ -164,10 +156,7 @@ def _parameters(state: StackState) -> dict[str, str]:
         "S3PublicEndpoint": state.endpoint_url,
     }
     # Optional overrides from the environment, for short demo or test runs.
-    for variable, parameter in (
-        ("MLOPS_TRAINING_BUDGET_SECONDS", "TrainingBudgetSeconds"),
-        ("MLOPS_TRAINING_MODELS", "TrainingModels"),
-    ):
+    for variable, parameter in environment.PARAMETER_VARIABLES.items():
         if os.environ.get(variable):
             params[parameter] = os.environ[variable]
     return params
@@ -202,9 +191,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _clients(state: StackState) -> tuple[Any, Any, Any]:
-    from mlops_local.targets import Target
-
-    target = Target("emulator", state.endpoint_url, "us-east-1", "mlops-deployment-artifacts")
+    target = state.target()
     return target.client("stepfunctions"), target.client("s3"), target.client("logs")
 
 
@@ -275,7 +262,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
     state = _live_state(args)
     rule = args.rule or state.outputs["DailyScheduleRuleName"]
-    deliveries = fire_rule(rule, endpoint_url=state.endpoint_url, region="us-east-1")
+    deliveries = fire_rule(rule, endpoint_url=state.endpoint_url, region=state.target().region)
     for delivery in deliveries:
         if "error" in delivery:
             print(f"mlops: target {delivery['target_arn']} of {rule} failed: {delivery['error']}", file=sys.stderr)
@@ -335,9 +322,8 @@ def cmd_env(args: argparse.Namespace) -> int:
     state = _live_state(args)
     exports = {
         "AWS_ENDPOINT_URL": state.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **environment.CREDENTIALS_ENV,
+        "AWS_DEFAULT_REGION": state.target().region,
         "LOCALSTACK_HOST": f"{state.host}:{state.ports.emulator}",
         "MLFLOW_TRACKING_URI": state.mlflow_url,
         "API_URL": state.api_url,
@@ -391,7 +377,7 @@ def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | N
 def cmd_demo(args: argparse.Namespace) -> int:
     """Three runs in a row: a first promotion, a run without drift, then drift → retrain → gates → decision."""
     state_dir = args.state_dir.resolve()
-    args.dataset = args.dataset or os.environ.get("MLOPS_DATASET", "iris")
+    args.dataset = args.dataset or _default_dataset()
     started_here = False
     try:
         state = StackState.load(state_dir)
@@ -447,6 +433,10 @@ def _print_stack(state: StackState) -> None:
             print(f"  {key:14} {state.outputs[key]}")
 
 
+def _default_dataset() -> str:
+    return os.environ.get(environment.DATASET) or DEFAULT_DATASET
+
+
 def _say(message: str) -> None:
     print(f"mlops: {message}", flush=True)
 
@@ -464,7 +454,7 @@ def _parser() -> argparse.ArgumentParser:
 
     up = add("up", cmd_up, "start emulator, deploy the stack, start MLflow and the API; keep the schedule live")
     up.add_argument("--detach", action="store_true", help="return once everything is up")
-    up.add_argument("--dataset", default=os.environ.get("MLOPS_DATASET", "iris"), help="the dataset the stack watches")
+    up.add_argument("--dataset", default=_default_dataset(), help="the dataset the stack watches")
     add("down", cmd_down, "stop everything `up` started")
 
     deploy = add("deploy", cmd_deploy, "package and (re)deploy template.yaml")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_local.asl_check import check_definition
-from mlops_local.errors import DeployError
+from mlops_local.exceptions import DeployError
 
 if TYPE_CHECKING:
     from mlops_local.targets import Target

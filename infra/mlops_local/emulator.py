@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import urllib.error
@@ -21,15 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from mlops_local import moto_patches
-from mlops_local.lambda_executor import DUMMY_CREDENTIALS, LambdaExecutor
+from mlops_local.environment import CREDENTIALS_ENV
+from mlops_local.exceptions import EmulatorError, ToolError, error_line
+from mlops_local.lambda_executor import LambdaExecutor
+from mlops_local.targets import DEFAULT_REGION
 
 LOG = logging.getLogger(__name__)
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-
-
-class EmulatorError(Exception):
-    """The emulator could not start (port taken, configuration refused)."""
 
 
 class MotoLogsSink:
@@ -64,7 +64,7 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 4566,
         state_dir: Path = Path(".mlops"),
-        region: str = "us-east-1",
+        region: str = DEFAULT_REGION,
     ) -> None:
         self.host = host
         self.port = port
@@ -90,7 +90,7 @@ class EmulatorServer:
         # moto_server command sets it; ThreadedMotoServer does not.
         os.environ["MOTO_PORT"] = str(self.port)
         # Clients made inside this process (the scheduler's) need some credentials; the emulator accepts any.
-        for name, value in DUMMY_CREDENTIALS.items():
+        for name, value in CREDENTIALS_ENV.items():
             os.environ.setdefault(name, value)
         self._executor = LambdaExecutor(self.state_dir, self.endpoint_url, MotoLogsSink())
         moto_patches.apply(self._executor)
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--state-dir", type=Path, default=Path(".mlops"))
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--region", default=DEFAULT_REGION)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -177,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     server = EmulatorServer(args.host, args.port, args.state_dir, args.region)
     try:
         server.start()
-    except EmulatorError as exc:
-        LOG.error("%s", exc)
+    except ToolError as exc:
+        # The same one line as the `mlops` command's errors, last in the log, where `mlops up` reads it.
+        print(error_line(exc), file=sys.stderr, flush=True)
         return 1
     print(f"emulator ready on {server.endpoint_url}", flush=True)
     try:

@@ -1,9 +1,22 @@
-"""Errors of the local tooling; the CLI prints each as one actionable line."""
+"""Errors of the local tooling; the CLI and the emulator print each as one actionable line.
+
+They belong to the library's one hierarchy (`mlops_core.exceptions.MlopsError`), so an entry point that
+catches MlopsError catches these too.
+"""
 
 from __future__ import annotations
 
+from mlops_core.exceptions import MlopsError
 
-class ToolError(Exception):
+ERROR_PREFIX = "mlops: error: "
+
+
+def error_line(error: BaseException | str) -> str:
+    """The one line a command prints on stderr when it fails with `error`."""
+    return f"{ERROR_PREFIX}{error}"
+
+
+class ToolError(MlopsError):
     """Base: a failure the user can act on; the message says how."""
 
 
@@ -21,3 +34,7 @@ class PortInUseError(ToolError):
 
 class MissingDependencyError(ToolError):
     """A program or package the command needs is not installed."""
+
+
+class EmulatorError(ToolError):
+    """The emulator could not start (port taken, configuration refused)."""

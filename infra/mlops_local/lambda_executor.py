@@ -30,12 +30,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlops_local.environment import CREDENTIALS_ENV, SESSION_TOKEN
+
 LOG = logging.getLogger(__name__)
 
 WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
 RUNTIME = "python3.11"
-# A dummy identity: the emulator accepts any credentials, and boto3 must find some.
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
+# A throwaway identity, with the session token Lambda's execution role gives: the emulator accepts any credentials,
+# and boto3 must find some.
+WORKER_CREDENTIALS = {**CREDENTIALS_ENV, "AWS_SESSION_TOKEN": SESSION_TOKEN}
 # How long, after the response, the log reader may take to reach the REPORT line.
 LOG_FLUSH_SECONDS = 10.0
 TAIL_BYTES = 4096
@@ -136,7 +139,7 @@ def worker_environment(
     env["AWS_ENDPOINT_URL"] = endpoint_url
     env["MLFLOW_S3_ENDPOINT_URL"] = endpoint_url
     env.update({key: str(value) for key, value in spec.environment.items()})
-    env.update(DUMMY_CREDENTIALS)
+    env.update(WORKER_CREDENTIALS)
     env.update(
         {
             "AWS_REGION": spec.region,

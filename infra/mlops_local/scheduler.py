@@ -22,7 +22,7 @@ from typing import Any, TypedDict
 import boto3
 from botocore.exceptions import ClientError
 
-from mlops_local.errors import ToolError
+from mlops_local.exceptions import ToolError
 from mlops_local.schedule_expressions import FireTimeTracker
 
 logger = logging.getLogger(__name__)

@@ -19,12 +19,18 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mlops_local.errors import MissingDependencyError, PortInUseError, StackNotUpError, ToolError
+from mlops_core import settings
+
+from mlops_local import environment
+from mlops_local.exceptions import MissingDependencyError, PortInUseError, StackNotUpError, ToolError
+from mlops_local.targets import DEFAULT_REGION, Target, emulator_target
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_LIBRARY = REPO_ROOT / "layers" / "shared" / "python"
 APP_DIR = REPO_ROOT / "app"
-EMULATED_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+TEMPLATE = REPO_ROOT / "template.yaml"
+DEFAULT_STACK = "mlops-pipeline"
+DEFAULT_DATASET = settings.DEFAULTS[settings.DATASET]
 
 
 @dataclass
@@ -35,10 +41,12 @@ class Ports:
 
     @classmethod
     def from_env(cls) -> Ports:
+        defaults = cls()
         return cls(
-            emulator=_port_from_env("MLOPS_EMULATOR_PORT", 4566),
-            mlflow=_port_from_env("MLOPS_MLFLOW_PORT", 5000),
-            api=_port_from_env("MLOPS_API_PORT", 8000),
+            **{
+                name: _port_from_env(variable, getattr(defaults, name))
+                for name, variable in environment.PORT_VARIABLES.items()
+            }
         )
 
 
@@ -61,8 +69,8 @@ class StackState:
     pids: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     api_key: str = ""
-    stack_name: str = "mlops-pipeline"
-    dataset: str = "iris"  # the one dataset this stack watches; its API serves that dataset's model
+    stack_name: str = DEFAULT_STACK
+    dataset: str = DEFAULT_DATASET  # the one dataset this stack watches; its API serves that dataset's model
 
     @property
     def endpoint_url(self) -> str:
@@ -75,6 +83,9 @@ class StackState:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.ports.api}"
+
+    def target(self) -> Target:
+        return emulator_target(self.endpoint_url)
 
     def save(self) -> None:
         path = Path(self.state_dir) / "stack.json"
@@ -106,7 +117,7 @@ def port_is_free(host: str, port: int) -> bool:
 def require_free_ports(host: str, ports: Ports) -> None:
     for name, port in asdict(ports).items():
         if not port_is_free(host, port):
-            variable = f"MLOPS_{name.upper()}_PORT"
+            variable = environment.PORT_VARIABLES[name]
             raise PortInUseError(
                 f"port {port} ({name}) on {host} is already in use: stop what holds it "
                 f"(`mlops down`, or `lsof -i :{port}`) or choose another port with {variable}"
@@ -180,8 +191,8 @@ def stop_pid(pid: int, *, grace: float = 10.0) -> None:
 
 def base_env(state: StackState) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(EMULATED_CREDENTIALS)
-    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.update(environment.CREDENTIALS_ENV)
+    env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     env["AWS_ENDPOINT_URL"] = state.endpoint_url
     env["MLFLOW_S3_ENDPOINT_URL"] = state.endpoint_url
     env["PYTHONUNBUFFERED"] = "1"

@@ -7,12 +7,13 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_local.errors import DeployError
+from mlops_local import environment
+from mlops_local.exceptions import DeployError
 
-TARGET_ENV = "MLOPS_TARGET"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
-# The emulator and LocalStack accept any credentials; real ones must never be sent to them by accident.
-_EMULATED_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+DEFAULT_REGION = "us-east-1"
+# Where emulated targets keep packaged code; on AWS the bucket is named after the account and region.
+EMULATED_DEPLOY_BUCKET = "mlops-deployment-artifacts"
 _IMAGE_ONLY_DROPPED = ("CodeUri", "Handler", "Runtime", "Layers")
 
 
@@ -33,7 +34,8 @@ class Target:
 
         kwargs: dict[str, Any] = {"region_name": self.region}
         if self.emulated:
-            kwargs.update(endpoint_url=self.endpoint_url, **_EMULATED_CREDENTIALS)
+            # Real credentials must never be sent to the emulator or LocalStack by accident.
+            kwargs.update(endpoint_url=self.endpoint_url, **environment.CLIENT_CREDENTIALS)
         return boto3.client(service, **kwargs)
 
     def prepare_template(self, template: dict[str, Any]) -> dict[str, Any]:
@@ -44,13 +46,18 @@ class Target:
         return template
 
 
+def emulator_target(endpoint_url: str) -> Target:
+    """The embedded emulator at `endpoint_url`, as `mlops up` deploys to it."""
+    return Target("emulator", endpoint_url, DEFAULT_REGION, EMULATED_DEPLOY_BUCKET)
+
+
 def resolve_target(name: str | None = None, *, endpoint_url: str | None = None, image_uri: str | None = None) -> Target:
     """An explicit argument beats MLOPS_TARGET, which beats the default (the embedded emulator)."""
-    chosen = name or os.environ.get(TARGET_ENV) or "emulator"
-    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    chosen = name or os.environ.get(environment.TARGET) or "emulator"
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
     if chosen in ("emulator", "localstack"):
         endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
-        return Target(chosen, endpoint.rstrip("/"), region, "mlops-deployment-artifacts")
+        return Target(chosen, endpoint.rstrip("/"), region, EMULATED_DEPLOY_BUCKET)
     if chosen == "aws":
         import boto3
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlops_local.environment import CLIENT_CREDENTIALS, CREDENTIALS_ENV
 
 INFRA_DIR = Path(__file__).resolve().parents[2] / "infra"
 READY_LINE = "emulator ready on "
@@ -41,8 +42,7 @@ class RunningEmulator:
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            **CLIENT_CREDENTIALS,
         )
 
     def environ(self) -> dict[str, str]:
@@ -51,8 +51,7 @@ class RunningEmulator:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
+            **CREDENTIALS_ENV,
         }
 
 

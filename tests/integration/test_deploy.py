@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from mlops_local.cli import _parameters as cli_parameters
 from mlops_local.deployer import DeployResult, deploy
-from mlops_local.errors import DeployError
+from mlops_local.exceptions import DeployError
 from mlops_local.services import Ports, StackState
 from mlops_local.targets import Target
 

@@ -374,7 +374,8 @@ def test_function_output_reaches_cloudwatch_logs_through_the_aws_cli(emulator, l
 
 
 def test_a_port_in_use_is_refused_with_its_number(emulator):
-    from mlops_local.emulator import EmulatorError, EmulatorServer
+    from mlops_local.emulator import EmulatorServer
+    from mlops_local.exceptions import EmulatorError
 
     with pytest.raises(EmulatorError, match=rf"port {emulator.port} .*already in use"):
         EmulatorServer(port=emulator.port, state_dir=emulator.state_dir / "unused").start()

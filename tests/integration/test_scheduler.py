@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from mlops_local.errors import ToolError
+from mlops_local.environment import CREDENTIALS_ENV
+from mlops_local.exceptions import ToolError
 from mlops_local.scheduler import (
     EXECUTION_NAME_MAX,
     RuleScheduler,
@@ -438,8 +439,8 @@ def test_the_scheduler_survives_an_endpoint_that_is_down(monkeypatch: pytest.Mon
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    for name, value in CREDENTIALS_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     scheduler = RuleScheduler(endpoint_url=f"http://127.0.0.1:{closed_port}", region="us-east-1", poll_interval=0.05)
     scheduler.start()
