@@ -140,13 +140,6 @@ class EmulatorServer:
             self._executor.stop()
             self._executor = None
 
-    def __enter__(self) -> EmulatorServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
 
 def _check_port_free(host: str, port: int) -> None:
     # ThreadedMotoServer binds in a thread and would wait forever if the bind failed: check here first.

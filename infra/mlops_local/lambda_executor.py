@@ -470,11 +470,6 @@ class LambdaExecutor:
             self._busy.discard(worker)
         worker.stop()
 
-    def worker_pids(self, arn: str) -> list[int]:
-        with self._lock:
-            workers = [*self._idle.get(arn, []), *(w for w in self._busy if w.spec.arn == arn)]
-            return [w.process.pid for w in workers]
-
     def stop(self) -> None:
         """Stop every worker; invocations still running end with an error."""
         with self._lock:

@@ -19,8 +19,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-RUNTIME_VERSION = "python3.11"
-
 
 class LambdaContext:
     """The context object the Python runtime passes as the handler's second argument."""
