@@ -79,9 +79,11 @@ class EmulatorServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        """Start serving; returns once the server answers with Step Functions execution and Lambda on."""
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        """Start serving; returns once the server answers with Step Functions execution and Lambda on.
 
+        Raises EmulatorError when the port is taken, and UnsupportedMotoError when the installed moto does not
+        fit the patches (before anything is patched or served).
+        """
         if self._server is not None:
             raise EmulatorError(f"the emulator on port {self.port} is already started")
         _check_port_free(self.host, self.port)
@@ -94,6 +96,8 @@ class EmulatorServer:
             os.environ.setdefault(name, value)
         self._executor = LambdaExecutor(self.state_dir, self.endpoint_url, MotoLogsSink())
         moto_patches.apply(self._executor)
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         try:

@@ -38,3 +38,7 @@ class MissingDependencyError(ToolError):
 
 class EmulatorError(ToolError):
     """The emulator could not start (port taken, configuration refused)."""
+
+
+class UnsupportedMotoError(EmulatorError):
+    """The installed moto is outside the supported versions, or a private seam the emulator patches moved."""

@@ -1,33 +1,234 @@
-"""Every monkeypatch the emulator applies to moto 5.2.5, in one place, each with the reason it exists.
+"""Every monkeypatch the emulator applies to moto, in one place, each with the reason it exists.
 
-These seams are private moto APIs: moto is pinned, and the integration tests fail loudly if one moves.
+The seams are private moto APIs that move between releases. Before patching, `apply` checks the installed
+moto's version against `SUPPORTED_MOTO` and every seam it replaces or calls against `SEAMS` (that the attribute
+exists, has the parameters the patch passes, is still a classmethod or a cached function); on a mismatch it
+raises `UnsupportedMotoError`, whose one line names the seam and the supported versions, before touching moto.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlops_local.exceptions import UnsupportedMotoError
 from mlops_local.lambda_executor import FunctionSpec, LambdaExecutor, LambdaExecutorError, log_tail
 
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaBackend, LambdaFunction
 
+# The versions the seams below were read from (requirements/lock.txt pins 5.2.5).
+SUPPORTED_MOTO = ">=5.2.5,<5.3"
+
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+# The originals that a patch still calls.
 _ORIGINALS: dict[str, Any] = {}
+_applied = False
 _executor: LambdaExecutor | None = None
+
+# --- the seams -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seam:
+    """A moto attribute the emulator replaces or calls, and what it must look like for the patch to hold."""
+
+    path: str  # dotted: module, then attributes
+    parameters: tuple[str, ...] = ()  # parameter names the patch passes or receives
+    classmethod: bool = False  # replaced or called through `.__func__`
+    cached: bool = False  # an lru_cache whose cache the patch clears
+    declares: tuple[str, ...] = ()  # annotated attributes (or TypedDict keys) the patch walks through
+
+    def problem(self) -> str | None:
+        """What is wrong with this seam in the installed moto, as a phrase; None if it holds."""
+        try:
+            owner, target = _resolve(self.path)
+        except LookupError as exc:
+            return str(exc)
+        if self.classmethod and not isinstance(inspect.getattr_static(owner, self.path.rsplit(".", 1)[1]), classmethod):
+            return f"{self.path} is no longer a classmethod"
+        if self.cached and not callable(getattr(target, "cache_clear", None)):
+            return f"{self.path} has no cache_clear (it is no longer cached)"
+        if self.parameters:
+            try:
+                accepted = inspect.signature(target).parameters
+            except (TypeError, ValueError):
+                return f"{self.path} is not a function"
+            missing = [name for name in self.parameters if name not in accepted]
+            if missing:
+                return f"{self.path} has no parameter {missing[0]!r}"
+        declared = getattr(target, "__annotations__", {})
+        missing = [name for name in self.declares if name not in declared]
+        if missing:
+            return f"{self.path} no longer declares {missing[0]!r}"
+        return None
+
+
+def _resolve(path: str) -> tuple[Any, Any]:
+    """(owner, attribute) for a dotted path whose leading part is a module; LookupError naming what is missing."""
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise LookupError(f"importing {module_name} failed: {exc}") from exc
+        except ImportError as exc:
+            raise LookupError(f"importing {module_name} failed: {exc}") from exc
+        for depth, name in enumerate(parts[split:], start=split):
+            try:
+                target = getattr(owner, name)
+            except AttributeError:
+                raise LookupError(f"{'.'.join(parts[: depth + 1])} does not exist") from None
+            if depth < len(parts) - 1:
+                owner = target
+        return owner, target
+    raise LookupError(f"{path} does not exist")
+
+
+_CFN_CREATE = ("resource_name", "cloudformation_json", "account_id", "region_name")
+_CFN_UPDATE = ("original_resource", "new_resource_name", "cloudformation_json", "account_id", "region_name")
+_CFN_DELETE = ("resource_name", "cloudformation_json", "account_id", "region_name")
+_CREATE_STATE_MACHINE = (
+    "name",
+    "definition",
+    "roleArn",
+    "tags",
+    "loggingConfiguration",
+    "tracingConfiguration",
+    "sm_type",
+)
+_UPDATE_STATE_MACHINE = ("arn", "definition", "role_arn")
+# Reads too: a scan iterating a table while a write resizes it fails the same way.
+_DYNAMODB_CALLS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+    "get_item",
+    "query",
+    "scan",
+)
+_LAMBDA = "moto.awslambda.models"
+_SFN = "moto.stepfunctions"
+_SFN_EVAL = "moto.stepfunctions.parser.asl.eval"
+
+SEAMS: tuple[Seam, ...] = (
+    # Lambda: the executor behind Invoke and behind moto's own integrations.
+    Seam(
+        "moto.awslambda_simple.models.LambdaSimpleBackend.invoke",
+        ("function_name", "qualifier", "body", "headers", "response_headers"),
+    ),
+    Seam(f"{_LAMBDA}.LambdaFunction.invoke", ("body", "request_headers", "response_headers")),
+    Seam(f"{_LAMBDA}.LambdaBackend.get_function", ("function_name_or_arn", "qualifier")),
+    Seam(f"{_LAMBDA}.LambdaBackend.layers_versions_by_arn", ("layer_version_arn",)),
+    Seam("moto.awslambda.utils.get_backend", ("account_id", "region")),
+    Seam("moto.core.config.default_user_config"),
+    Seam("moto.core.exceptions.JsonRESTError", ("error_type", "message")),
+    # Lambda in CloudFormation: layers and string environment values.
+    Seam(f"{_LAMBDA}.LayerVersion.arn"),
+    Seam(f"{_LAMBDA}.LambdaFunction.create_from_cloudformation_json", _CFN_CREATE, classmethod=True),
+    Seam(f"{_LAMBDA}.LambdaFunction._get_layers_data", ("layers_versions_arns",)),
+    # DynamoDB in CloudFormation (TTL), and the lock around item calls.
+    Seam("moto.dynamodb.models.table.Table.create_from_cloudformation_json", _CFN_CREATE, classmethod=True),
+    Seam("moto.dynamodb.models.dynamodb_backends"),
+    Seam("moto.dynamodb.models.DynamoDBBackend.update_time_to_live", ("table_name", "ttl_spec")),
+    *(Seam(f"moto.dynamodb.models.DynamoDBBackend.{name}") for name in _DYNAMODB_CALLS),
+    # Step Functions in CloudFormation: the executing backend, the definition's other forms, substitutions.
+    Seam(f"{_SFN}.models.StateMachine.create_from_cloudformation_json", _CFN_CREATE, classmethod=True),
+    Seam(f"{_SFN}.models.StateMachine.update_from_cloudformation_json", _CFN_UPDATE, classmethod=True),
+    Seam(f"{_SFN}.models.StateMachine.delete_from_cloudformation_json", _CFN_DELETE, classmethod=True),
+    Seam(f"{_SFN}.responses.get_backend", ("account", "region")),
+    Seam(f"{_SFN}.models.StepFunctionBackend.create_state_machine", _CREATE_STATE_MACHINE),
+    Seam(f"{_SFN}.parser.models.StepFunctionsParserBackend.create_state_machine", _CREATE_STATE_MACHINE),
+    Seam(f"{_SFN}.models.StepFunctionBackend.update_state_machine", _UPDATE_STATE_MACHINE),
+    Seam(f"{_SFN}.parser.models.StepFunctionsParserBackend.update_state_machine", _UPDATE_STATE_MACHINE),
+    Seam(f"{_SFN}.models.StepFunctionBackend.delete_state_machine", ("arn",)),
+    Seam(f"{_SFN}.utils.cfn_to_api_tags", ("cfn_tags_entry",)),
+    Seam("moto.s3.models.s3_backends"),
+    Seam("moto.s3.models.S3Backend.get_object", ("bucket_name", "key_name")),
+    # Step Functions context object: env.states.context_object.context_object_data["Execution"]["StartTime"].
+    Seam(f"{_SFN}.parser.backend.execution_worker.ExecutionWorker._get_evaluation_environment", ("self",)),
+    Seam(f"{_SFN_EVAL}.environment.Environment", declares=("states",)),
+    Seam(f"{_SFN_EVAL}.states.States", declares=("context_object",)),
+    Seam(f"{_SFN_EVAL}.states.ContextObject", declares=("context_object_data",)),
+    Seam(f"{_SFN_EVAL}.states.ExecutionData", declares=("StartTime",)),
+    # API Gateway in CloudFormation: REST APIs from an OpenAPI Body.
+    Seam("moto.apigateway.models.RestAPI.create_from_cloudformation_json", _CFN_CREATE, classmethod=True),
+    Seam("moto.apigateway.models.apigateway_backends"),
+    Seam("moto.apigateway.models.APIGatewayBackend.create_rest_api", ("name", "description", "endpoint_configuration")),
+    Seam(
+        "moto.apigateway.models.APIGatewayBackend.put_rest_api", ("function_id", "api_doc", "fail_on_warnings", "mode")
+    ),
+    # S3 bucket policies in CloudFormation: a new model class in moto's cached type maps.
+    Seam("moto.core.common_models.CloudFormationModel.create_from_cloudformation_json", _CFN_CREATE, classmethod=True),
+    Seam("moto.core.common_models.CloudFormationModel.update_from_cloudformation_json", _CFN_UPDATE, classmethod=True),
+    Seam("moto.core.common_models.CloudFormationModel.delete_from_cloudformation_json", _CFN_DELETE, classmethod=True),
+    Seam("moto.cloudformation.parsing.get_model_list", cached=True),
+    Seam("moto.cloudformation.parsing.get_model_map", cached=True),
+    Seam("moto.cloudformation.parsing.get_name_type_map", cached=True),
+    Seam("moto.s3.models.S3Backend.put_bucket_policy", ("bucket_name", "policy")),
+    Seam("moto.s3.models.S3Backend.delete_bucket_policy", ("bucket_name",)),
+    Seam("moto.utilities.utils.get_partition", ("region",)),
+    # What the emulator itself calls: the server, and CloudWatch Logs for the functions' output.
+    Seam("moto.moto_server.threaded_moto_server.ThreadedMotoServer", ("ip_address", "port", "verbose")),
+    Seam("moto.logs.models.logs_backends"),
+    Seam("moto.logs.models.LogsBackend.ensure_log_group", ("log_group_name",)),
+    Seam("moto.logs.models.LogsBackend.ensure_log_stream", ("log_group_name", "log_stream_name")),
+    Seam("moto.logs.models.LogsBackend.put_log_events", ("log_group_name", "log_stream_name", "log_events")),
+)
+
+
+def moto_version() -> str:
+    import moto
+
+    return str(getattr(moto, "__version__", "unknown"))
+
+
+def check_moto() -> None:
+    """Raise UnsupportedMotoError, one line, if the installed moto is not one the patches were written for."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    version = moto_version()
+    try:
+        supported = Version(version) in SpecifierSet(SUPPORTED_MOTO, prereleases=True)
+    except InvalidVersion:
+        supported = False
+    problems = [problem for seam in SEAMS if (problem := seam.problem()) is not None]
+    if supported and not problems:
+        return
+    if problems:
+        reason = problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+    else:
+        reason = "the emulator's patches are written for these versions only; `make setup` installs the pinned one"
+    raise UnsupportedMotoError(f"moto {version} is not supported (supported: {SUPPORTED_MOTO}): {reason}")
+
+
+# --- applying the patches --------------------------------------------------------------------------------
 
 
 def apply(executor: LambdaExecutor) -> None:
-    """Route moto's Lambda invocations to `executor` and fix its CloudFormation state machines (idempotent)."""
-    global _executor
+    """Route moto's Lambda invocations to `executor` and fix moto where it differs from AWS (idempotent).
+
+    Raises UnsupportedMotoError, before changing anything, if the installed moto does not fit the patches.
+    """
+    global _executor, _applied
+    if not _applied:
+        check_moto()
     _executor = executor
-    if _ORIGINALS:
+    if _applied:
         return
     from moto.apigateway.models import RestAPI
     from moto.awslambda.models import LambdaFunction, LayerVersion
@@ -37,35 +238,46 @@ def apply(executor: LambdaExecutor) -> None:
     from moto.stepfunctions.models import StateMachine
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    _ORIGINALS["LambdaSimpleBackend.invoke"] = LambdaSimpleBackend.invoke
-    _ORIGINALS["LambdaFunction.invoke"] = LambdaFunction.invoke
     # With use_docker false, moto's Invoke API lands here and only echoes the payload back: run the code.
     LambdaSimpleBackend.invoke = _backend_invoke
     # moto's own integrations (S3 and SNS notifications, SQS and DynamoDB stream mappings, log subscriptions,
     # InvokeAsync) call the function model directly, which would try to reach a Docker engine.
+    _ORIGINALS["LambdaFunction.invoke"] = LambdaFunction.invoke
     LambdaFunction.invoke = _function_invoke
-    # moto's LayerVersion has no physical id, so `!Ref Layer` in a function's Layers resolves to nothing and the
-    # function silently loses its layers; on AWS the Ref is the layer version ARN.
+    # CloudFormation: `!Ref Layer` in a function's Layers resolves to nothing, because moto's LayerVersion has no
+    # physical id (moto's clean_json then hands the model object itself on), so the function silently loses its
+    # layers; on AWS the Ref is the layer version ARN.
+    # Upstream: no issue yet; moto's LayerVersion needs a physical_resource_id that returns its ARN.
     LayerVersion.physical_resource_id = property(lambda self: self.arn)
-    # moto's CloudFormation drops a function's Layers property on create (stack updates do apply it).
-    _ORIGINALS["LambdaFunction.create_from_cloudformation_json"] = (
-        LambdaFunction.create_from_cloudformation_json.__func__
-    )
-    LambdaFunction.create_from_cloudformation_json = classmethod(_create_function)
-    # moto's CloudFormation ignores a table's TimeToLiveSpecification (the pipeline's predictions expire by TTL).
-    _ORIGINALS["Table.create_from_cloudformation_json"] = Table.create_from_cloudformation_json.__func__
-    Table.create_from_cloudformation_json = classmethod(_create_table)
-    # moto's CloudFormation creates state machines in the plain backend, invisible to the executing one that
-    # `execute_state_machine` selects, and ignores Definition, DefinitionS3Location and DefinitionSubstitutions.
+    # CloudFormation: moto drops a function's Layers property on create (stack updates do apply it), and passes
+    # Number parameters into Environment as numbers where Lambda holds strings only.
+    # Upstream: no issue yet; LambdaFunction.create_from_cloudformation_json needs "Layers" among the properties
+    # it hands create_function (getmoto/moto#10028 moved this path onto get_backend and left Layers out), and
+    # Environment values made strings as Lambda's own API makes them.
+    _extend_cloudformation_create(LambdaFunction, _with_layers_and_string_environment)
+    # CloudFormation: moto ignores a table's TimeToLiveSpecification (the pipeline's predictions expire by TTL).
+    # Upstream: no issue yet; Table.create_from_cloudformation_json needs to pass TimeToLiveSpecification to
+    # update_time_to_live (LocalStack's provider does the same since localstack/localstack#10238).
+    _extend_cloudformation_create(Table, _with_time_to_live)
+    # CloudFormation: moto creates state machines in the plain backend, invisible to the executing one that
+    # `execute_state_machine` selects, and reads only DefinitionString: Definition, DefinitionS3Location and
+    # DefinitionSubstitutions are ignored, so `${CheckArn}` reaches the interpreter literally.
+    # Upstream: no issue yet; StateMachine's CloudFormation methods (getmoto/moto#3429 create, #3440 update) need
+    # moto.stepfunctions.responses.get_backend, as getmoto/moto#10028 did for Lambda with its get_backend, and the
+    # definition handling of the LocalStack provider moto already vendors but never calls
+    # (moto/stepfunctions/parser/resource_providers/aws_stepfunctions_statemachine.py).
     StateMachine.create_from_cloudformation_json = classmethod(_create_state_machine)
     StateMachine.update_from_cloudformation_json = classmethod(_update_state_machine)
     StateMachine.delete_from_cloudformation_json = classmethod(_delete_state_machine)
-    # SAM's REST APIs carry their routes in an OpenAPI Body and may omit Name, as AWS allows; moto requires Name
-    # and ignores Body, so the stack's Deployment then fails with "The REST API doesn't contain any methods".
-    _ORIGINALS["RestAPI.create_from_cloudformation_json"] = RestAPI.create_from_cloudformation_json.__func__
+    # CloudFormation: SAM's REST APIs carry their routes in an OpenAPI Body and may omit Name, as AWS allows; moto
+    # requires Name and ignores Body, so the stack's Deployment then fails with "The REST API doesn't contain any
+    # methods".
+    # Upstream: no issue yet; RestAPI.create_from_cloudformation_json (getmoto/moto#3659) needs to name the API
+    # after Body's info.title when Name is absent and import Body with put_rest_api (getmoto/moto#5140).
     RestAPI.create_from_cloudformation_json = classmethod(_create_rest_api)
-    # moto's CloudFormation has no AWS::S3::BucketPolicy (it warns and skips it), so the reports bucket's public
+    # CloudFormation: moto has no AWS::S3::BucketPolicy (it warns and skips it), so the reports bucket's public
     # read policy never applies and moto, which does enforce bucket policies, answers anonymous GETs with 403.
+    # Upstream: no issue yet; moto needs an AWS::S3::BucketPolicy model that calls put_bucket_policy.
     _register_bucket_policy_resource()
     # The context object's Execution.StartTime is an ISO 8601 string on AWS; moto passes a datetime, which then
     # breaks DescribeExecution's JSON once a state copies it into the output.
@@ -75,14 +287,28 @@ def apply(executor: LambdaExecutor) -> None:
     # request thread updates them ("dictionary changed size during iteration"). DynamoDB itself serialises
     # conflicting writes, so one lock around the item calls is the faithful fix.
     for name in _DYNAMODB_CALLS:
-        _ORIGINALS[f"DynamoDBBackend.{name}"] = getattr(DynamoDBBackend, name)
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+    _applied = True
 
 
 def _require_executor() -> LambdaExecutor:
     if _executor is None:
         raise RuntimeError("moto_patches.apply() has not been called")
     return _executor
+
+
+def _extend_cloudformation_create(model: type, then: Callable[[Any, Mapping[str, Any], str, str], None]) -> None:
+    """Let moto create the resource from CloudFormation as it does, then apply what it left out."""
+    create = model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def extended(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        created = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        then(created, cloudformation_json["Properties"], account_id, region_name)
+        return created
+
+    model.create_from_cloudformation_json = classmethod(extended)  # type: ignore[attr-defined]
 
 
 # --- Lambda ---------------------------------------------------------------------------------------------
@@ -127,31 +353,22 @@ def _execute(fn: LambdaFunction, backend: LambdaBackend, body: Any, headers: Any
     return payload
 
 
-def _create_function(
-    cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-) -> LambdaFunction:
-    create = _ORIGINALS["LambdaFunction.create_from_cloudformation_json"]
-    fn = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-    layers = cloudformation_json["Properties"].get("Layers")
-    if layers:
-        fn.layers = fn._get_layers_data(layers)
-    # CloudFormation passes Number parameters through as numbers; Lambda's environment holds strings only.
+def _with_layers_and_string_environment(
+    fn: LambdaFunction, properties: Mapping[str, Any], account_id: str, region_name: str
+) -> None:
+    if properties.get("Layers"):
+        fn.layers = fn._get_layers_data(properties["Layers"])
     if fn.environment_vars:
         fn.environment_vars = {key: str(value) for key, value in fn.environment_vars.items()}
-    return fn
 
 
-def _create_table(
-    cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-) -> Any:
+def _with_time_to_live(table: Any, properties: Mapping[str, Any], account_id: str, region_name: str) -> None:
     from moto.dynamodb.models import dynamodb_backends
 
-    create = _ORIGINALS["Table.create_from_cloudformation_json"]
-    table = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-    ttl = cloudformation_json["Properties"].get("TimeToLiveSpecification")
-    if ttl:
-        dynamodb_backends[account_id][region_name].update_time_to_live(table.name, ttl)
-    return table
+    if properties.get("TimeToLiveSpecification"):
+        dynamodb_backends[account_id][region_name].update_time_to_live(
+            table.name, properties["TimeToLiveSpecification"]
+        )
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -305,17 +522,6 @@ def _evaluation_environment(self: Any) -> Any:
 
 # --- DynamoDB ---------------------------------------------------------------------------------------------
 
-# Reads too: a scan iterating a table while a write resizes it fails the same way.
-_DYNAMODB_CALLS = (
-    "put_item",
-    "update_item",
-    "delete_item",
-    "transact_write_items",
-    "batch_write_item",
-    "get_item",
-    "query",
-    "scan",
-)
 _DYNAMODB_LOCK = threading.RLock()
 
 
@@ -397,7 +603,6 @@ def _register_bucket_policy_resource() -> None:
         def is_created(self) -> bool:
             return True
 
-    _ORIGINALS["BucketPolicy"] = BucketPolicy
     # moto caches its type map on first use; the new subclass must be in it.
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()

@@ -22,7 +22,7 @@ from pathlib import Path
 from mlops_core import settings
 
 from mlops_local import environment
-from mlops_local.exceptions import MissingDependencyError, PortInUseError, StackNotUpError, ToolError
+from mlops_local.exceptions import ERROR_PREFIX, MissingDependencyError, PortInUseError, StackNotUpError, ToolError
 from mlops_local.targets import DEFAULT_REGION, Target, emulator_target
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -149,9 +149,13 @@ def spawn(name: str, command: list[str], *, state_dir: Path, env: dict[str, str]
 def wait_http(url: str, *, timeout: float, name: str, pid: int | None, state_dir: Path) -> None:
     """Wait until the URL answers at all (any HTTP status); fail fast if the process died."""
     deadline = time.monotonic() + timeout
+    log = state_dir / "logs" / f"{name}.log"
     while time.monotonic() < deadline:
         if pid is not None and not pid_alive(pid):
-            raise StackNotUpError(f"{name} exited while starting: see {state_dir / 'logs' / (name + '.log')}")
+            # A service that fails the way the tools do (the emulator on an unsupported moto) says why in one
+            # line, last in its log: pass that on as this command's one line.
+            reason = _last_error_line(log)
+            raise StackNotUpError(reason or f"{name} exited while starting: see {log}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -160,6 +164,17 @@ def wait_http(url: str, *, timeout: float, name: str, pid: int | None, state_dir
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             time.sleep(0.3)
     raise StackNotUpError(f"{name} did not answer at {url} within {timeout:.0f} s: see its log in {state_dir}/logs")
+
+
+def _last_error_line(log: Path, tail_bytes: int = 8192) -> str | None:
+    try:
+        with log.open("rb") as file:
+            file.seek(max(file.seek(0, os.SEEK_END) - tail_bytes, 0))
+            lines = file.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    last = next((line for line in reversed(lines) if line.strip()), "")
+    return last.removeprefix(ERROR_PREFIX) if last.startswith(ERROR_PREFIX) else None
 
 
 def pid_alive(pid: int) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 import os
 import shutil
@@ -106,30 +105,6 @@ def function(lam, make_zip, lambda_role, layer_arn):
 
 def invoke(lam, name: str, event: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     return lam.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **kwargs)
-
-
-def test_the_seams_moto_calls_are_still_where_the_patches_expect_them():
-    """If a moto upgrade moves these, the emulator silently echoes payloads: fail here first."""
-    from moto.awslambda import responses
-    from moto.awslambda.utils import get_backend
-    from moto.awslambda_simple.models import LambdaSimpleBackend
-    from moto.core.config import default_user_config
-    from moto.stepfunctions.models import StateMachine
-    from moto.stepfunctions.responses import get_backend as sfn_get_backend
-
-    params = list(inspect.signature(LambdaSimpleBackend.invoke).parameters)
-    assert params == ["self", "function_name", "qualifier", "body", "headers", "response_headers"]
-    assert "self.backend.invoke(" in inspect.getsource(responses.LambdaResponse.invoke)
-    saved = dict(default_user_config["lambda"])
-    try:
-        default_user_config["lambda"] = {"use_docker": False}
-        assert isinstance(get_backend("123456789012", "us-east-1"), LambdaSimpleBackend)
-    finally:
-        default_user_config["lambda"] = saved
-    assert "stepfunctions_backends[account_id][region_name]" in inspect.getsource(
-        StateMachine.create_from_cloudformation_json
-    )
-    assert "execute_state_machine" in inspect.getsource(sfn_get_backend)
 
 
 def test_sync_invoke_runs_the_zip_with_its_layer_environment_and_context(emulator, lam, function):

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from mlops_core.layout import is_safe_id
-from mlops_local import runs
+from mlops_local import runs, services
 from mlops_local.cli import STEP_FUNCTIONS, main
 from mlops_local.environment import PORT_VARIABLES
+from mlops_local.exceptions import StackNotUpError
 from mlops_local.services import Ports, StackState
 
 
@@ -244,3 +245,22 @@ def test_up_with_a_bad_port_variable(
     monkeypatch.setenv(PORT_VARIABLES["mlflow"], value)
     assert main(["--state-dir", str(state_dir), "up", "--detach"]) == 1
     assert f"{PORT_VARIABLES['mlflow']}='{value}' is not a port number" in _error_line(capsys)
+
+
+# ---------------------------------------------------------------- services
+
+
+def test_a_service_that_fails_in_one_line_has_that_line_passed_on(state_dir: Path) -> None:
+    script = (
+        "import sys; print('starting'); print('mlops: error: moto 0.1 is not supported', file=sys.stderr); sys.exit(1)"
+    )
+    pid = services.spawn("fake", [sys.executable, "-c", script], state_dir=state_dir, env=dict(os.environ))
+    with pytest.raises(StackNotUpError) as raised:
+        services.wait_http("http://127.0.0.1:9/", timeout=60, name="fake", pid=pid, state_dir=state_dir)
+    assert str(raised.value) == "moto 0.1 is not supported"
+
+
+def test_a_service_that_dies_otherwise_points_at_its_log(state_dir: Path) -> None:
+    pid = services.spawn("fake", [sys.executable, "-c", "raise SystemExit(3)"], state_dir=state_dir, env={})
+    with pytest.raises(StackNotUpError, match=r"fake exited while starting: see .*fake\.log"):
+        services.wait_http("http://127.0.0.1:9/", timeout=60, name="fake", pid=pid, state_dir=state_dir)
