@@ -143,6 +143,7 @@ def _deploy_to_stack(state: StackState, *, overrides: dict[str, str] | None = No
     parameters = {**_parameters(state), **(overrides or {})}
     result = deploy(state.target(), template_path=TEMPLATE, stack_name=state.stack_name, parameters=parameters)
     state.outputs = result.outputs
+    state.parameters = parameters
     state.save()
     _say(f"stack {result.status} in {result.seconds:.1f} s")
 

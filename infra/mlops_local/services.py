@@ -71,6 +71,7 @@ class StackState:
     api_key: str = ""
     stack_name: str = DEFAULT_STACK
     dataset: str = DEFAULT_DATASET  # the one dataset this stack watches; its API serves that dataset's model
+    parameters: dict[str, str] = field(default_factory=dict)  # the template parameters of the last deploy
 
     @property
     def endpoint_url(self) -> str:
@@ -260,21 +261,21 @@ def start_mlflow(state: StackState, artifacts_bucket: str) -> int:
     return pid
 
 
-def api_environment(state: StackState) -> dict[str, str]:
-    """What the Chalice app reads: the same variables template.yaml gives ApiFunction."""
-    outputs = state.outputs
-    env = base_env(state)
-    env.update(
-        MLFLOW_TRACKING_URI=state.mlflow_url,
-        AB_TABLE=outputs["AbTableName"],
-        REPORTS_BUCKET=outputs["ReportsBucketName"],
-        DATA_BUCKET=outputs["DataBucketName"],
-        ARTIFACTS_BUCKET=outputs["ArtifactsBucketName"],
-        REPORTS_WEBSITE_URL=outputs.get("ReportsWebsiteUrl", ""),
-        API_KEY=state.api_key,
-        DATASET=state.dataset,
-        PYTHONPATH=os.pathsep.join([str(SHARED_LIBRARY), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+def api_environment(state: StackState, template_path: Path = TEMPLATE) -> dict[str, str]:
+    """What the Chalice app reads: the environment template.yaml gives ApiFunction, and the shared library.
+
+    The variables are the template's Globals and ApiFunction's own, resolved against the parameters and outputs
+    the last deploy recorded in `state`, so that the app under `chalice local` sees what the deployed function sees.
+    """
+    from mlops_local.deployer import load_template
+    from mlops_local.stack_values import DeployedStack
+
+    stack = DeployedStack(
+        load_template(template_path), state.parameters, state.outputs, state.stack_name, state.target().region
     )
+    env = base_env(state)
+    env.update(stack.function_environment("ApiFunction"))
+    env["PYTHONPATH"] = os.pathsep.join([str(SHARED_LIBRARY), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
 

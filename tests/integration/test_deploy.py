@@ -13,7 +13,7 @@ import pytest
 from mlops_local.cli import _parameters as cli_parameters
 from mlops_local.deployer import DeployResult, deploy
 from mlops_local.exceptions import DeployError
-from mlops_local.services import Ports, StackState
+from mlops_local.services import Ports, StackState, api_environment
 from mlops_local.targets import Target
 
 pytestmark = pytest.mark.integration
@@ -35,13 +35,16 @@ def _target(emulator: Any) -> Target:
     return Target("emulator", emulator.endpoint_url, emulator.region, "mlops-deployment-artifacts")
 
 
-def _parameters(emulator: Any) -> dict[str, str]:
-    """What `mlops up` passes, with the schedule off so the session's emulator never starts a run on its own."""
+def _state(emulator: Any) -> StackState:
     # Nothing listens on the MLflow and API ports: deploying only records them.
-    state = StackState(
+    return StackState(
         state_dir="unused", ports=Ports(emulator=emulator.port, mlflow=59999, api=59998), api_key="integration-key"
     )
-    return {**cli_parameters(state), "ScheduleState": "DISABLED"}
+
+
+def _parameters(emulator: Any) -> dict[str, str]:
+    """What `mlops up` passes, with the schedule off so the session's emulator never starts a run on its own."""
+    return {**cli_parameters(_state(emulator)), "ScheduleState": "DISABLED"}
 
 
 def _stack_name(label: str) -> str:
@@ -126,6 +129,18 @@ def test_functions_have_the_layer_and_resolved_environment(emulator: Any, deploy
     api = lambda_client.get_function_configuration(FunctionName=names["ApiFunction"])
     assert api["Environment"]["Variables"]["API_KEY"] == "integration-key"
     assert api["Handler"] == "app.app"
+
+
+def test_the_api_gets_the_environment_the_stack_gives_its_function(emulator: Any, deployed: DeployResult) -> None:
+    """`chalice local` runs the app outside the stack: its environment must be the deployed ApiFunction's."""
+    state = _state(emulator)
+    state.stack_name, state.outputs, state.parameters = deployed.stack_name, deployed.outputs, _parameters(emulator)
+    api = emulator.client("lambda").get_function_configuration(FunctionName=deployed.outputs["ApiFunctionName"])
+    deployed_env = {name: str(value) for name, value in api["Environment"]["Variables"].items()}
+
+    env = api_environment(state)
+
+    assert {name: env.get(name) for name in deployed_env} == deployed_env
 
 
 def test_state_machine_definition_has_the_function_arns(emulator: Any, deployed: DeployResult) -> None:

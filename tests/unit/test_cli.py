@@ -15,9 +15,11 @@ import pytest
 from mlops_core.layout import is_safe_id
 from mlops_local import runs, services
 from mlops_local.cli import STEP_FUNCTIONS, main
+from mlops_local.cli import _parameters as stack_parameters
+from mlops_local.deployer import load_template
 from mlops_local.environment import PORT_VARIABLES
-from mlops_local.exceptions import StackNotUpError
-from mlops_local.services import Ports, StackState
+from mlops_local.exceptions import StackNotUpError, ToolError
+from mlops_local.services import TEMPLATE, Ports, StackState, api_environment
 
 
 def _free_port() -> int:
@@ -264,3 +266,73 @@ def test_a_service_that_dies_otherwise_points_at_its_log(state_dir: Path) -> Non
     pid = services.spawn("fake", [sys.executable, "-c", "raise SystemExit(3)"], state_dir=state_dir, env={})
     with pytest.raises(StackNotUpError, match=r"fake exited while starting: see .*fake\.log"):
         services.wait_http("http://127.0.0.1:9/", timeout=60, name="fake", pid=pid, state_dir=state_dir)
+
+
+DEPLOYED_OUTPUTS = {
+    "DataBucketName": "stack-databucket-1",
+    "ReportsBucketName": "stack-reportsbucket-2",
+    "ArtifactsBucketName": "stack-artifactsbucket-3",
+    "AbTableName": "stack-AbTable-4",
+    "ReportsWebsiteUrl": "http://127.0.0.1:14566/stack-reportsbucket-2",
+}
+
+
+def _deployed_state(state_dir: Path) -> StackState:
+    state = StackState(
+        state_dir=str(state_dir),
+        ports=Ports(emulator=14566, mlflow=15000, api=18000),
+        api_key="key",
+        dataset="penguins",
+    )
+    state.parameters = stack_parameters(state)
+    state.outputs = dict(DEPLOYED_OUTPUTS)
+    return state
+
+
+def test_the_api_environment_has_every_globals_variable_of_the_template(state_dir: Path) -> None:
+    env = api_environment(_deployed_state(state_dir))
+
+    expected = {
+        "DATA_BUCKET": "stack-databucket-1",
+        "REPORTS_BUCKET": "stack-reportsbucket-2",
+        "ARTIFACTS_BUCKET": "stack-artifactsbucket-3",
+        "AB_TABLE": "stack-AbTable-4",
+        "DATASET": "penguins",
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:15000",
+        "MLFLOW_UI_URL": "http://127.0.0.1:15000",
+        "REPORTS_WEBSITE_URL": "http://127.0.0.1:14566/stack-reportsbucket-2",
+        "DRIFT_SHARE": "0.5",
+        "BOOTSTRAP_RESAMPLES": "1000",
+        "TRAINING_BUDGET_SECONDS": "120",
+        "TRAINING_MODELS": "",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    globals_variables = load_template(TEMPLATE)["Globals"]["Function"]["Environment"]["Variables"]
+    assert set(globals_variables) == set(expected), "a new Globals variable needs its resolved value here"
+    assert {name: env.get(name) for name in globals_variables} == expected
+    # What only ApiFunction gets, and what `chalice local` needs to import the shared library.
+    assert env["API_KEY"] == "key"
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(services.SHARED_LIBRARY)
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:14566"
+
+
+def test_the_api_environment_follows_parameter_overrides(state_dir: Path) -> None:
+    state = _deployed_state(state_dir)
+    state.parameters.update(MlflowUiUrl="https://mlflow.example", DriftShare="0.3", TrainingModels="lr,rf")
+
+    env = api_environment(state)
+
+    assert env["MLFLOW_UI_URL"] == "https://mlflow.example"
+    assert env["DRIFT_SHARE"] == "0.3"
+    assert env["TRAINING_MODELS"] == "lr,rf"
+
+
+def test_an_api_variable_the_deploy_did_not_record_is_one_actionable_error(state_dir: Path) -> None:
+    state = _deployed_state(state_dir)
+    del state.outputs["AbTableName"]
+
+    with pytest.raises(ToolError) as raised:
+        api_environment(state)
+    assert str(raised.value) == (
+        "cannot work out AB_TABLE: no stack output has the value !Ref AbTable; add one to the template's Outputs"
+    )

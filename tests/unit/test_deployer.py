@@ -13,7 +13,8 @@ from typing import Any
 import boto3
 import pytest
 from mlops_local.deployer import load_template, package_template, transform, zip_directory
-from mlops_local.exceptions import DeployError
+from mlops_local.exceptions import DeployError, ToolError
+from mlops_local.stack_values import DeployedStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = REPO_ROOT / "statemachine" / "pipeline.asl.json"
@@ -264,3 +265,57 @@ def test_transform_reports_invalid_sam_as_a_deploy_error(aws: None) -> None:
     }
     with pytest.raises(DeployError, match=r"not valid SAM.*\[F\]"):
         transform(copy.deepcopy(broken), {}, boto3.client("iam"), "us-east-1")
+
+
+# ---------------------------------------------------------------- values of a deployed template
+
+SMALL_TEMPLATE: dict[str, Any] = {
+    "Parameters": {"Stage": {"Type": "String", "Default": "dev"}, "Endpoint": {"Type": "String", "Default": ""}},
+    "Conditions": {
+        "HasEndpoint": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Endpoint"}, ""]}]},
+        "IsProd": {"Fn::And": [{"Condition": "HasEndpoint"}, {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}]},
+    },
+    "Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}, "Queue": {"Type": "AWS::SQS::Queue"}},
+    "Outputs": {
+        "BucketName": {"Value": {"Ref": "Bucket"}},
+        "QueueArn": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}},
+    },
+}
+
+
+def _stack(**parameters: str) -> DeployedStack:
+    outputs = {"BucketName": "b-123", "QueueArn": "arn:aws:sqs:eu-west-1:1:q"}
+    return DeployedStack(SMALL_TEMPLATE, parameters, outputs, stack_name="demo", region="eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        ("plain", "plain"),
+        (0.5, "0.5"),
+        (False, "false"),
+        ({"Ref": "Stage"}, "dev"),
+        ({"Ref": "Bucket"}, "b-123"),
+        ({"Fn::GetAtt": "Queue.Arn"}, "arn:aws:sqs:eu-west-1:1:q"),
+        (
+            {"Fn::Sub": "${AWS::StackName}-${Stage}-${Bucket}-${Queue.Arn}-${!Literal}"},
+            "demo-dev-b-123-arn:aws:sqs:eu-west-1:1:q-${Literal}",
+        ),
+        ({"Fn::Sub": ["${Where}/${AWS::Region}", {"Where": {"Ref": "Bucket"}}]}, "b-123/eu-west-1"),
+        ({"Fn::If": ["HasEndpoint", "yes", "no"]}, "no"),
+        ({"Fn::Join": [":", [{"Ref": "Stage"}, "x"]]}, "dev:x"),
+    ],
+)
+def test_a_deployed_stack_resolves_intrinsics_from_parameters_and_outputs(expression: Any, value: str) -> None:
+    assert _stack().resolve(expression) == value
+
+
+def test_conditions_follow_the_parameters_the_deploy_passed() -> None:
+    assert _stack(Endpoint="http://e", Stage="prod").condition("IsProd")
+    assert not _stack(Endpoint="http://e").condition("IsProd")
+    assert _stack(Endpoint="http://e").resolve({"Fn::If": ["HasEndpoint", {"Ref": "Endpoint"}, "no"]}) == "http://e"
+
+
+def test_a_value_no_output_records_is_an_error_naming_it() -> None:
+    with pytest.raises(ToolError, match=r"^cannot work out QUEUE_URL: no stack output has the value !GetAtt Queue.Url"):
+        _stack().resolve({"Fn::GetAtt": ["Queue", "Url"]}, what="QUEUE_URL")
