@@ -345,8 +345,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from mlops_core.data import seed_dataset
 
     state = _live_state(args)
-    _, s3, _ = _clients(state)
-    config = seed_dataset(s3, state.outputs["DataBucketName"], args.dataset or state.dataset)
+    config = seed_dataset(_data_store(state), args.dataset or state.dataset)
     _say(f"dataset {config.name}: baseline at s3://{state.outputs['DataBucketName']}/{config.baseline_key}")
     return 0
 
@@ -365,14 +364,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | None, rows: int | None = None) -> str:
     from mlops_core.data import load_dataset_config, read_table, simulate_drift, write_batch
 
-    _, s3, _ = _clients(state)
-    bucket = state.outputs["DataBucketName"]
-    config = load_dataset_config(s3, bucket, dataset)
-    baseline = read_table(s3, bucket, config.baseline_key, categorical=config.categorical or [])
+    store = _data_store(state)
+    config = load_dataset_config(store, dataset)
+    baseline = read_table(store, config.baseline_key, categorical=config.categorical or [])
     batch, info = simulate_drift(baseline, target=config.target, seed=seed, strength=strength, rows=rows)
-    key = write_batch(s3, bucket, dataset, batch, config.format, seed=info.seed)
-    _say(f"wrote {len(batch)} rows to s3://{bucket}/{key} (seed {info.seed}, strength {strength})")
+    key = write_batch(store, dataset, batch, config.format, seed=info.seed)
+    _say(f"wrote {len(batch)} rows to {store.uri(key)} (seed {info.seed}, strength {strength})")
     return key
+
+
+def _data_store(state: StackState) -> Any:
+    from mlops_core.adapters import S3ObjectStore
+
+    _, s3, _ = _clients(state)
+    return S3ObjectStore(s3, state.outputs["DataBucketName"])
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from mlops_local import environment
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -60,8 +61,7 @@ class Stack:
             service,
             endpoint_url=self.env["AWS_ENDPOINT_URL"],
             region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            **environment.CLIENT_CREDENTIALS,
         )
 
     def wait_execution(self, arn: str, timeout: float = 600) -> dict[str, Any]:
@@ -80,18 +80,20 @@ class Stack:
         return json.loads(body.read())
 
 
+def user_env(**extra: str) -> dict[str, str]:
+    """A user's shell without AWS or MLflow settings, on free ports, with `mlops` on the PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+    env.update({variable: str(_free_port()) for variable in environment.PORT_VARIABLES.values()})
+    # Small AutoML budget: the tests check the pipeline's behaviour, not the best achievable model.
+    env[environment.TRAINING_BUDGET_SECONDS] = "20"
+    env["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
 @contextmanager
 def running_stack(state_dir: Path, dataset: str) -> Iterator[Stack]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
-    env.update(
-        MLOPS_EMULATOR_PORT=str(_free_port()),
-        MLOPS_MLFLOW_PORT=str(_free_port()),
-        MLOPS_API_PORT=str(_free_port()),
-        MLOPS_API_KEY="e2e-secret-key",
-        # Small AutoML budget: the tests check the pipeline's behaviour, not the best achievable model.
-        MLOPS_TRAINING_BUDGET_SECONDS="20",
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
+    env = user_env(**{environment.API_KEY: "e2e-secret-key"})
     stack = Stack(state_dir, env, {})
     stack.mlops("up", "--detach", "--dataset", dataset, timeout=600)
     try:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN, REPO, _free_port
+from tests.e2e.conftest import BIN, REPO, user_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_demo_shows_a_first_promotion_a_quiet_day_and_a_judged_candidate(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
-    env.update(
-        MLOPS_EMULATOR_PORT=str(_free_port()),
-        MLOPS_MLFLOW_PORT=str(_free_port()),
-        MLOPS_API_PORT=str(_free_port()),
-        MLOPS_TRAINING_BUDGET_SECONDS="20",
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-    )
+    env = user_env()
     state_dir = tmp_path / "state"
     result = subprocess.run(
         [str(BIN / "mlops"), "--state-dir", str(state_dir), "demo"],

@@ -109,7 +109,7 @@ def test_outputs_include_every_name_the_tooling_reads(template: dict[str, Any]) 
         read |= set(_OUTPUT_READ.findall((infra / module).read_text()))
     read |= set(STEP_FUNCTIONS.values())
     # The regex must see the reads it exists for, or this test would pass on an empty set.
-    assert {"StateMachineArn", "DataBucketName", "AbTableName", "DailyScheduleRuleName"} <= read
+    assert {"StateMachineArn", "DataBucketName", "DailyScheduleRuleName"} <= read
     missing = read - set(template["Outputs"])
     assert not missing, f"outputs read by the CLI but absent from template.yaml: {sorted(missing)}"
 

@@ -1,6 +1,7 @@
 """Settings read from the environment, lazily: an explicit argument beats the variable, which beats the default.
 
-Every environment variable the functions, the app and the tools read is named here and nowhere else.
+Every environment variable the functions and the app read is named here and nowhere else; the local tools'
+own `MLOPS_*` variables are named in `mlops_local.environment`.
 """
 
 from __future__ import annotations

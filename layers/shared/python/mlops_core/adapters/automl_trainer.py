@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -11,18 +11,8 @@ if TYPE_CHECKING:
 
 
 class AutomlTrainer:
-    def train(
-        self,
-        frame: pd.DataFrame,
-        target: str,
-        *,
-        categorical: list[str],
-        budget_seconds: float,
-        seed: int,
-        include: list[str] | None,
-    ) -> TrainedModel:
+    def train(self, frame: pd.DataFrame, target: str, **options: Any) -> TrainedModel:
+        """`options` as in the Trainer port: categorical, budget_seconds, seed, include."""
         from mlops_core.training import train_best_model
 
-        return train_best_model(
-            frame, target, categorical=categorical, budget_seconds=budget_seconds, seed=seed, include=include
-        )
+        return train_best_model(frame, target, **options)

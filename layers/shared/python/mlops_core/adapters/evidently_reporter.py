@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -11,25 +11,8 @@ if TYPE_CHECKING:
 
 
 class EvidentlyReporter:
-    def render(
-        self,
-        reference: pd.DataFrame,
-        current: pd.DataFrame,
-        *,
-        target: str,
-        numerical: list[str],
-        categorical: list[str],
-        max_rows: int,
-        drift_share: float,
-    ) -> DriftReportHtml:
+    def render(self, reference: pd.DataFrame, current: pd.DataFrame, **options: Any) -> DriftReportHtml:
+        """`options` as in the DriftReporter port: target, numerical, categorical, max_rows, drift_share."""
         from mlops_core.drift import render_drift_report_html
 
-        return render_drift_report_html(
-            reference,
-            current,
-            target=target,
-            numerical=numerical,
-            categorical=categorical,
-            max_rows=max_rows,
-            drift_share=drift_share,
-        )
+        return render_drift_report_html(reference, current, **options)

@@ -7,7 +7,6 @@ the registry (check_data_drift, generate_report) should not pay at cold start.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlops_core.variants import PRODUCTION
@@ -44,27 +43,13 @@ class MlflowModelRegistry:
 
         return reuse_registration(self._registry.client, self._model_name, idempotency_key)
 
-    def register(
-        self,
-        trained: TrainedModel,
-        *,
-        train_uris: Sequence[str],
-        holdout_uri: str,
-        drift_summary: Mapping[str, Any],
-        idempotency_key: str,
-        params: Mapping[str, Any],
-    ) -> Registration:
+    def register(self, trained: TrainedModel, **evidence: Any) -> Registration:
+        """`evidence` as in the ModelRegistry port: train_uris, holdout_uri, drift_summary, idempotency_key,
+        params."""
         from mlops_core.training import register_candidate
 
         return register_candidate(
-            trained,
-            model_name=self._model_name,
-            train_uris=train_uris,
-            holdout_uri=holdout_uri,
-            drift_summary=drift_summary,
-            idempotency_key=idempotency_key,
-            params=params,
-            experiment_name=self.experiment_name,
+            trained, model_name=self._model_name, experiment_name=self.experiment_name, **evidence
         )
 
     def promote(self, version: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> PromotionRecord:
