@@ -21,6 +21,7 @@ from mlops_core.report.build import (
     version_label,
 )
 from mlops_core.report.chart import is_finite, render_bootstrap_svg
+from mlops_core.report.csp import REPORT_POLICY, meta_tag
 
 METRIC_LABELS = {
     "accuracy": "Accuracy",
@@ -80,10 +81,9 @@ def render_report_html(report: Mapping[str, Any]) -> str:
     return "".join(
         [
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
             # No script may run on this page, whatever a value smuggles in.
-            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-            "style-src 'unsafe-inline'; img-src data:\">",
+            meta_tag(REPORT_POLICY),
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>Pipeline report {run_id}</title><style>{_CSS}</style></head><body><main>",
             _header(report),
             _summary(report.get("summary")),
