@@ -1,4 +1,9 @@
-"""The one place where library errors become HTTP statuses and JSON error bodies."""
+"""The one place where library errors become HTTP statuses and JSON error bodies.
+
+Error bodies never echo input at length: a field name, value or label quoted in a message is cut to
+MAX_ECHO characters (`echo`, used where messages are written), and every body is bounded here again, field
+MAX_ECHO and message MAX_MESSAGE characters, whatever raised it.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,19 @@ _STATUS_BY_ERROR: tuple[tuple[type[MlopsError], int], ...] = (
 )
 # Any other deliberate library error is a refusal given the current state (e.g. nothing to roll back to).
 _DEFAULT_STATUS = 409
+MAX_ECHO = 100
+MAX_MESSAGE = 2000
+
+
+def clip(text: str, limit: int = MAX_ECHO) -> str:
+    """`text` when it has at most `limit` characters, else its start, an ellipsis and its length."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def echo(value: Any, limit: int = MAX_ECHO) -> str:
+    """How a message quotes input: repr() of at most `limit` characters of it, then how long it really was."""
+    text = value if isinstance(value, str) else repr(value)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text)} characters)"
 
 
 def http_status(error: MlopsError) -> int:
@@ -38,10 +56,10 @@ def http_status(error: MlopsError) -> int:
 
 def error_body(error: MlopsError) -> dict[str, Any]:
     """`{"error": message}` plus `field` when the error names the culprit."""
-    body: dict[str, Any] = {"error": str(error) or type(error).__name__}
+    body: dict[str, Any] = {"error": clip(str(error) or type(error).__name__, MAX_MESSAGE)}
     field = getattr(error, "field", None)
     if field is not None:
-        body["field"] = field
+        body["field"] = clip(str(field))
     return body
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlops_core.api.errors import echo
 from mlops_core.exceptions import ConfigurationError, InvalidRequestError
 
 if TYPE_CHECKING:
@@ -17,6 +18,9 @@ _INTEGER_TYPES = frozenset({"long", "integer", "int"})
 _STRING_TYPES = frozenset({"string", "str"})
 _BOOLEAN_TYPES = frozenset({"boolean", "bool"})
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Tree models (scikit-learn's, LightGBM's) cast their input to float32: a larger finite number becomes infinity
+# there and fails the prediction. Every numeric feature is held to what float32 can represent.
+MAX_MAGNITUDE = 3.4028235e38
 _KNOWN_TYPES = _FLOAT_TYPES | _INTEGER_TYPES | _STRING_TYPES | _BOOLEAN_TYPES
 
 
@@ -61,6 +65,8 @@ def _check_value(value: Any, kind: str, optional: bool, where: str) -> Any:
         raise InvalidRequestError("number is out of range", where) from None
     if not math.isfinite(number):
         raise InvalidRequestError("must be a finite number (NaN and infinity are not accepted)", where)
+    if abs(number) > MAX_MAGNITUDE:
+        raise InvalidRequestError(f"number is out of range: its magnitude must be at most {MAX_MAGNITUDE:.8g}", where)
     if kind in _INTEGER_TYPES:
         if not number.is_integer():
             raise InvalidRequestError("must be a whole number", where)
@@ -93,7 +99,7 @@ def _raise_key_mismatch(record: dict[str, Any], schema: FeatureSchema, prefix: s
     for name in record:
         if name not in schema.names:
             raise InvalidRequestError(
-                f"unknown feature {name!r}: the model takes {list(schema.names)}", f"{prefix}.{name}"
+                f"unknown feature {echo(name)}: the model takes {list(schema.names)}", f"{prefix}.{name}"
             )
 
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_core.api.errors import echo
 from mlops_core.exceptions import InvalidRequestError
 from mlops_core.variants import PRODUCTION
 
@@ -43,7 +44,7 @@ def parse_json_body(content_type: str | None, raw_body: bytes | str | None, *, r
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type != JSON_MEDIA_TYPE:
         raise InvalidRequestError(
-            f"unsupported content type {content_type or '(none)'!r}: send {JSON_MEDIA_TYPE}", "Content-Type"
+            f"unsupported content type {echo(content_type or '(none)')}: send {JSON_MEDIA_TYPE}", "Content-Type"
         )
     try:
         text = raw_body.decode("utf-8") if isinstance(raw_body, bytes) else raw_body
@@ -65,7 +66,7 @@ def require_object(body: Any, allowed: frozenset[str] | None = None) -> dict[str
     if allowed is not None:
         for key in body:
             if key not in allowed:
-                raise InvalidRequestError(f"unknown field {key!r}", key)
+                raise InvalidRequestError(f"unknown field {echo(key)}", key)
     return body
 
 
