@@ -23,6 +23,7 @@ from mlops_core.api import (
     to_http,
 )
 from mlops_core.api.prediction import PredictionService
+from mlops_core.api.reports import HTML_HEADERS
 from mlops_core.exceptions import InvalidRequestError, MlopsError
 from mlops_core.variants import PRODUCTION, STAGING
 
@@ -32,8 +33,7 @@ app.debug = False
 # The views check the content type themselves, so a wrong one is a 400 naming the header like every other
 # input error, instead of Chalice's 415 in its own error format.
 ANY_CONTENT = ["*/*"]
-HTML_TYPE = "text/html; charset=utf-8"
-JSON_TYPE = "application/json"
+JSON_HEADERS = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"}
 
 
 # wiring: built on first use, once per process
@@ -95,7 +95,7 @@ def api_view(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     # API Gateway would add the header; chalice local and the in-process handler do not.
-    return Response(body=body, status_code=status, headers={"Content-Type": JSON_TYPE, **(headers or {})})
+    return Response(body=body, status_code=status, headers={**JSON_HEADERS, **(headers or {})})
 
 
 def json_body(*, required: bool = True) -> Any:
@@ -122,7 +122,7 @@ def report_response(report_id: str) -> Response:
     fmt = query("format")
     fmt = "json" if fmt is None else fmt
     if fmt == "html":
-        return Response(body=reports_reader().read_html(report_id), headers={"Content-Type": HTML_TYPE})
+        return Response(body=reports_reader().read_html(report_id), headers=dict(HTML_HEADERS))
     if fmt != "json":
         raise InvalidRequestError("format must be 'json' or 'html'", "format")
     return json_response(reports_reader().read_json(report_id))

@@ -7,8 +7,15 @@ from typing import Any
 
 from mlops_core import layout
 from mlops_core.exceptions import InvalidRequestError, NotFoundError
+from mlops_core.report.csp import REPORT_POLICY, header_policy
 
-# layout places each run's reports under a prefix of its own; the part before the run id holds every report.
+# The run report page as the API serves it: the policy its meta tag states, plus what only a header can say
+# (no framing); and no content-type guessing by the browser.
+HTML_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": header_policy(REPORT_POLICY),
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class ReportsReader:
