@@ -13,6 +13,7 @@ from chalice import Chalice, Response
 from mlops_core import settings
 from mlops_core.api import (
     ReportsReader,
+    aliases_in,
     check_health,
     check_management_credential,
     parse_feedback_request,
@@ -152,15 +153,15 @@ def feedback() -> Any:
 @app.route("/health", methods=["GET"])
 @api_view
 def health() -> Response:
-    healthy, details = check_health(
+    status, details = check_health(
         lambda: {alias: m.version for alias, m in prediction_service().available_models().items()},
-        lambda: model_registry().version_for(PRODUCTION),
+        lambda: aliases_in(model_registry()),
         {
             "ab_table": lambda: ab_store().client.describe_table(TableName=ab_store().table_name),
             "reports_bucket": lambda: s3_client().head_bucket(Bucket=settings.require(settings.REPORTS_BUCKET)),
         },
     )
-    return json_response(details, 200 if healthy else 503)
+    return json_response(details, status)
 
 
 # traffic split

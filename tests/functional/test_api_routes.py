@@ -246,6 +246,37 @@ def test_transport_errors_are_400s(client) -> None:
     assert_error(client.post("/predict", headers={}, body=json.dumps({"features": IRIS_ROW})), 400, "Content-Type")
 
 
+@pytest.mark.parametrize(("share", "model"), [(1.0, "logistic regression"), (0.0, "decision tree, float32 inside")])
+def test_finite_numbers_beyond_float32_are_a_400_naming_the_field(client, share, model) -> None:
+    assert post(client, "/config/traffic", {"production": share}, AUTH).status_code == 200
+    for value in (1e308, -1e308, 3.5e38):
+        response = post(client, "/predict", {"features": {**IRIS_ROW, "petal_length": value}})
+        assert_error(response, 400, "features.petal_length", "out of range")
+    batch = {"instances": [IRIS_ROW, {**IRIS_ROW, "sepal_width": 1e308}]}
+    assert_error(post(client, "/predict", batch), 400, "instances[1].sepal_width", "3.4028235e+38")
+    edge = post(client, "/predict", {"features": {**IRIS_ROW, "petal_length": 3.4028235e38}})
+    assert edge.status_code == 200, (model, edge.body)
+
+
+def test_error_bodies_never_echo_input_at_length(client) -> None:
+    name = "x" * 10_000_000
+    for path, body, field in [
+        ("/predict", {"features": {**IRIS_ROW, name: 1.0}}, "features."),
+        ("/predict", {"instances": [{**IRIS_ROW, name: 1.0}]}, "instances[0]."),
+        ("/predict", {"features": IRIS_ROW, name: 1}, ""),
+        ("/feedback", {"prediction_id": "p", "label": "x", name: 1}, ""),
+    ]:
+        response = post(client, path, body)
+        assert response.status_code == 400, response.body[:200]
+        assert len(response.body) < 1000, len(response.body)
+        echoed = response.json_body
+        assert echoed["field"] == f"{field}{name}"[:100] + f"… ({len(field) + len(name)} characters)"
+        assert f"'{'x' * 100}'… (10000000 characters)" in echoed["error"]
+    content_type = post(client, "/predict", {"features": IRIS_ROW}, {"Content-Type": "text/" + "y" * 5000})
+    assert_error(content_type, 400, "Content-Type", "(5005 characters)")
+    assert len(content_type.body) < 1000
+
+
 def test_batches_over_the_limit_are_refused(client, monkeypatch) -> None:
     monkeypatch.setenv(settings.MAX_BATCH, "5")
     assert post(client, "/predict", {"instances": [IRIS_ROW] * 5}).status_code == 200
@@ -287,7 +318,8 @@ def test_no_model_yet_is_a_503_that_says_so(client, monkeypatch, chalice_app) ->
     assert_error(post(client, "/predict", {"features": IRIS_ROW}), 503, None, "no model registered")
     health = client.get("/health")
     assert health.status_code == 503
-    assert health.json_body["models"] == {} and "no model" in health.json_body["models_error"]
+    assert health.json_body["status"] == "unavailable" and health.json_body["models"] == {}
+    assert health.json_body["reason"].startswith("no model can serve: no model registered yet")
 
 
 def test_a_promotion_is_picked_up_after_the_cache_ttl_without_restart(client, clock) -> None:
@@ -403,21 +435,143 @@ def test_status_promote_rollback_and_their_errors(client) -> None:
 
 
 # health
-def test_health_reports_models_registry_and_storage(client) -> None:
-    post(client, "/predict", {"features": IRIS_ROW})
+def test_health_is_ready_when_every_alias_is_loaded_and_dependencies_answer(client) -> None:
     response = client.get("/health")
     assert response.status_code == 200, response.body
-    body = response.json_body
-    assert body["status"] == "ok" and body["models"] == {"production": "1", "staging": "2"}
-    assert body["registry"] == {"ok": True}
-    assert body["storage"] == {"ab_table": {"ok": True}, "reports_bucket": {"ok": True}}
+    assert response.json_body == {
+        "status": "ready",
+        "models": {"production": "1", "staging": "2"},
+        "registry": {"ok": True, "aliases": {"production": "1", "staging": "2"}},
+        "storage": {"ab_table": {"ok": True}, "reports_bucket": {"ok": True}},
+    }
 
 
-def test_health_is_503_when_storage_is_unreachable(client, monkeypatch) -> None:
+def test_health_is_degraded_but_200_when_a_store_is_unreachable(client, monkeypatch) -> None:
     monkeypatch.setenv(settings.REPORTS_BUCKET, "no-such-bucket")
     response = client.get("/health")
-    assert response.status_code == 503
-    assert response.json_body["storage"]["reports_bucket"]["ok"] is False
+    assert response.status_code == 200
+    body = response.json_body
+    assert (body["status"], body["reason"]) == ("degraded", "reports_bucket refused (404)")
+    assert body["storage"]["reports_bucket"] == {"ok": False, "error": "refused (404)"}
+
+
+class OutageClient:
+    """The registry's MLflow client, until `down` is set: then every call fails as MLflow's client fails when
+    its server is gone, with the server's internal URL in the message."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not self.down or not callable(attribute):
+            return attribute
+
+        def unreachable(*args: Any, **kwargs: Any) -> Any:
+            import requests
+            from mlflow.exceptions import MlflowException
+
+            url = "http://127.0.0.1:5000/api/2.0/mlflow/registered-models/alias"
+            try:
+                raise requests.exceptions.ConnectionError(
+                    f"HTTPConnectionPool(host='127.0.0.1', port=5000): Max retries exceeded with url: {url}"
+                )
+            except requests.exceptions.ConnectionError as error:
+                raise MlflowException(f"API request to {url} failed with exception {error}")  # noqa: B904
+
+        return unreachable
+
+
+@pytest.fixture
+def outage(chalice_app, monkeypatch) -> OutageClient:
+    """The app's registry built on an OutageClient (up until the test says otherwise)."""
+    import mlflow
+    from mlops_core import registry as registry_module
+
+    flaky = OutageClient(mlflow.MlflowClient())
+    # chalice_app already binds the clock: bind the client on top.
+    monkeypatch.setattr(
+        registry_module, "ModelRegistry", functools.partial(registry_module.ModelRegistry, client=flaky)
+    )
+    chalice_app.reset_wiring()
+    return flaky
+
+
+def assert_no_internals(response: Any) -> None:
+    assert b"127.0.0.1" not in response.body and b"http" not in response.body, response.body
+
+
+def test_an_mlflow_outage_after_loading_degrades_health_and_cached_models_keep_serving(client, outage, clock) -> None:
+    assert client.get("/health").json_body["status"] == "ready"  # loads both models
+    outage.down = True
+    clock.now += 60  # every cached alias is due for a check, which now fails
+
+    health = client.get("/health")
+    assert health.status_code == 200, health.body
+    assert health.json_body == {
+        "status": "degraded",
+        "reason": "registry unreachable",
+        "models": {"production": "1", "staging": "2"},
+        "registry": {"ok": False, "error": "unreachable"},
+        "storage": {"ab_table": {"ok": True}, "reports_bucket": {"ok": True}},
+    }
+    assert_no_internals(health)
+    for share, version in ((1.0, "1"), (0.0, "2")):
+        assert post(client, "/config/traffic", {"production": share}, AUTH).status_code == 200
+        served = post(client, "/predict", {"features": IRIS_ROW})
+        assert served.status_code == 200, served.body
+        assert served.json_body["model_version"] == version
+
+    outage.down = False
+    clock.now += 60
+    assert client.get("/health").json_body["status"] == "ready"
+
+
+def test_an_outage_with_only_production_cached_serves_production(client, outage, clock, chalice_app) -> None:
+    # After a promotion staging is unset: the registry caches "no staging", which an outage cannot confirm.
+    client.post("/models/promote", headers={"Authorization": f"Bearer {API_KEY}"})
+    assert client.get("/health").json_body["models"] == {"production": "2"}
+    outage.down = True
+    clock.now += 60
+    chalice_app.prediction_service()._absent_until.clear()  # the service's own memory of "no staging" lapsed
+
+    health = client.get("/health").json_body
+    assert (health["status"], health["models"], health["reason"]) == (
+        "degraded",
+        {"production": "2"},
+        "registry unreachable",
+    )
+    served = post(client, "/predict", {"features": IRIS_ROW})
+    assert served.status_code == 200, served.body
+    assert (served.json_body["variant"], served.json_body["model_version"]) == ("production", "2")
+
+
+def test_an_outage_before_any_model_was_loaded_is_unavailable_without_internals(client, outage) -> None:
+    outage.down = True
+
+    health = client.get("/health")
+    assert health.status_code == 503
+    body = health.json_body
+    assert body["status"] == "unavailable" and body["models"] == {}
+    assert body["reason"] == "no model can serve: loading models failed (unreachable); registry unreachable"
+    assert_no_internals(health)
+    predict = post(client, "/predict", {"features": IRIS_ROW})
+    assert_error(predict, 503, None, "no model can serve: model registry unreachable")
+    assert_no_internals(predict)
+
+
+def test_health_names_an_alias_the_registry_has_but_the_api_has_not_loaded(client, chalice_app, clock) -> None:
+    from mlops_core.registry import ModelRegistry
+
+    assert client.get("/health").json_body["status"] == "ready"
+    ModelRegistry(model_name=IRIS).client.delete_registered_model_alias(IRIS, "staging")
+    clock.now += 60
+    assert client.get("/health").json_body["models"] == {"production": "1"}  # staging now known absent
+    ModelRegistry(model_name=IRIS).client.set_registered_model_alias(IRIS, "staging", "2")
+
+    body = client.get("/health").json_body  # the service skips staging for a while after seeing none
+    assert (body["status"], body["reason"]) == ("degraded", "staging v2 not loaded")
 
 
 # reports
@@ -450,6 +604,20 @@ def test_reports_list_latest_one_and_html(client) -> None:
     assert b"<h1>zz-older-run</h1>" in html.body
     assert b"aa-newer-run" in client.get("/reports/latest?format=html").body
     assert_error(client.get("/reports/zz-older-run?format=pdf"), 400, "format")
+
+
+def test_html_reports_are_served_under_a_policy_that_runs_no_script(client) -> None:
+    put_report("run-with-policy")
+    for path in ("/reports/run-with-policy?format=html", "/reports/latest?format=html"):
+        response = client.get(path)
+        assert response.status_code == 200
+        policy = dict(
+            part.strip().partition(" ")[::2] for part in response.headers["Content-Security-Policy"].split(";")
+        )
+        assert policy["default-src"] == "'none'" and "script-src" not in policy
+        assert policy["frame-ancestors"] == policy["base-uri"] == policy["form-action"] == "'none'"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/reports/run-with-policy").headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_unknown_and_unsafe_report_ids(client) -> None:

@@ -1,10 +1,15 @@
 """The HTTP API's logic: request parsing and validation, credentials, error mapping, predictions, reports."""
 
 from mlops_core.api.auth import check_management_credential, presented_credential
-from mlops_core.api.errors import error_body, http_status, to_http
-from mlops_core.api.exceptions import AuthenticationError, ManagementDisabledError, PermissionDeniedError
+from mlops_core.api.errors import error_body, failure_reason, http_status, to_http
+from mlops_core.api.exceptions import (
+    AuthenticationError,
+    ManagementDisabledError,
+    PermissionDeniedError,
+    RegistryUnavailableError,
+)
 from mlops_core.api.features import FeatureSchema, to_frame, validate_records
-from mlops_core.api.health import check_health
+from mlops_core.api.health import aliases_in, check_health
 from mlops_core.api.parsing import (
     ManagementRequest,
     PredictRequest,
@@ -24,10 +29,13 @@ __all__ = [
     "ManagementRequest",
     "PermissionDeniedError",
     "PredictRequest",
+    "RegistryUnavailableError",
     "ReportsReader",
+    "aliases_in",
     "check_health",
     "check_management_credential",
     "error_body",
+    "failure_reason",
     "http_status",
     "parse_feedback_request",
     "parse_json_body",

@@ -7,9 +7,16 @@ MAX_ECHO and message MAX_MESSAGE characters, whatever raised it.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mlops_core.api.exceptions import AuthenticationError, ManagementDisabledError, PermissionDeniedError
+from mlops_core.api.exceptions import (
+    AuthenticationError,
+    ManagementDisabledError,
+    PermissionDeniedError,
+    RegistryUnavailableError,
+)
 from mlops_core.exceptions import (
     ConfigurationError,
     DataValidationError,
@@ -27,6 +34,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[MlopsError], int], ...] = (
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (NoModelError, 503),
+    (RegistryUnavailableError, 503),
     (ManagementDisabledError, 503),
     (ConfigurationError, 503),
 )
@@ -45,6 +53,53 @@ def echo(value: Any, limit: int = MAX_ECHO) -> str:
     """How a message quotes input: repr() of at most `limit` characters of it, then how long it really was."""
     text = value if isinstance(value, str) else repr(value)
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+# Failures of the network, by class name anywhere in the MRO so no client library need be imported: Python's,
+# requests', urllib3's and botocore's timeouts; their connection errors, urllib3's retries, DNS lookups.
+_TIMEOUT_TYPES = frozenset({"TimeoutError", "Timeout", "ReadTimeoutError", "ConnectTimeoutError"})
+_UNREACHABLE_TYPES = frozenset(
+    {"ConnectionError", "NewConnectionError", "MaxRetryError", "EndpointConnectionError", "gaierror"}
+)
+_CODE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
+_NOT_A_REFUSAL = frozenset({"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"})
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and the errors it was raised from or while handling, each once."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _type_names(error: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(error).__mro__}
+
+
+def _error_code(error: BaseException) -> str | None:
+    """The service's own error code: botocore's ClientError code, MLflow's error_code."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, Mapping) else None
+    code = code if code is not None else getattr(error, "error_code", None)
+    return str(code) if code is not None and _CODE.match(str(code)) else None
+
+
+def failure_reason(error: BaseException) -> str:
+    """A short, public class of failure for an exception, its causes considered; never its message."""
+    # The outermost network error decides: requests' ConnectionError wraps a urllib3 error named a timeout.
+    for link in _chain(error):
+        names = _type_names(link)
+        if names & _TIMEOUT_TYPES:
+            return "timed out"
+        if names & _UNREACHABLE_TYPES:
+            return "unreachable"
+    code = _error_code(error)
+    if code is not None and code not in _NOT_A_REFUSAL:
+        return f"refused ({code})"
+    return f"failed ({type(error).__name__})"
 
 
 def http_status(error: MlopsError) -> int:

@@ -1,4 +1,4 @@
-"""Errors only the API raises: credential checks on the management endpoints."""
+"""Errors only the API raises: credential checks on the management endpoints, a registry it cannot reach."""
 
 from __future__ import annotations
 
@@ -15,3 +15,7 @@ class PermissionDeniedError(MlopsError):
 
 class ManagementDisabledError(MlopsError):
     """No API key is configured, so the management endpoints stay closed instead of open."""
+
+
+class RegistryUnavailableError(MlopsError):
+    """No model is loaded and the model registry cannot be asked for one (an outage, not a missing model)."""

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from mlops_core.api.errors import failure_reason
+from mlops_core.api.exceptions import RegistryUnavailableError
 from mlops_core.api.features import FeatureSchema, to_frame, validate_records
 from mlops_core.api.parsing import PredictRequest
 from mlops_core.exceptions import NoModelError
 from mlops_core.prediction_ids import make_prediction_id
 from mlops_core.routing import choose_variant
 from mlops_core.variants import PRODUCTION, STAGING, VARIANTS
+
+log = logging.getLogger(__name__)
 
 
 class Model(Protocol):
@@ -68,8 +73,13 @@ class PredictionService:
         self._absent_until: dict[str, float] = {}
 
     def available_models(self) -> dict[str, Model]:
-        """The loaded model of each alias that has one (the registry caches them by alias and version)."""
+        """The loaded model of each alias that has one (the registry caches them by alias and version).
+
+        An alias the registry cannot answer for (an outage with nothing cached for it) is left out while
+        another serves; with none to serve, RegistryUnavailableError.
+        """
         models = {}
+        failure: Exception | None = None
         now = self._monotonic()
         for alias in VARIANTS:
             if now < self._absent_until.get(alias, 0.0):
@@ -80,6 +90,12 @@ class PredictionService:
                 # The registry caches what it loaded, not what is missing: without this, every request
                 # after a promotion (which clears staging) would query the registry for staging.
                 self._absent_until[alias] = now + self._absent_ttl
+            except Exception as error:  # the registry's outage must not take down the alias that is cached
+                log.warning("cannot load the %s model: %s", alias, failure_reason(error))
+                failure = failure or error
+        if not models and failure is not None:
+            reason = failure_reason(failure)
+            raise RegistryUnavailableError(f"no model can serve: model registry {reason}") from failure
         return models
 
     def predict(self, request: PredictRequest) -> dict[str, Any]:
