@@ -12,6 +12,7 @@ from mlops_core.report.build import (
 )
 from mlops_core.report.chart import render_bootstrap_svg
 from mlops_core.report.html import render_report_html, safe_url
+from mlops_core.report.redact import redact
 
 __all__ = [
     "ReportLinks",
@@ -19,6 +20,7 @@ __all__ = [
     "build_report",
     "derive_status",
     "parse_error",
+    "redact",
     "render_bootstrap_svg",
     "render_report_html",
     "report_links",

@@ -18,6 +18,7 @@ from mlops_core.contracts import RunState
 from mlops_core.exceptions import InvalidRequestError
 from mlops_core.layout import is_safe_id, report_html_key, report_json_key
 from mlops_core.report.chart import is_finite
+from mlops_core.report.redact import redact
 
 Status = Literal["promoted", "blocked", "no_drift", "failed"]
 
@@ -107,7 +108,10 @@ def derive_status(state: RunState) -> Status:
 
 
 def parse_error(error: Mapping[str, Any]) -> dict[str, Any]:
-    """The Catch result {"Error", "Cause"}; Cause is often the Lambda error payload serialized as JSON."""
+    """The Catch result {"Error", "Cause"}; Cause is often the Lambda error payload serialized as JSON.
+
+    The report is public: internal URLs, hosts and credentials in any of its text are redacted (`redact`).
+    """
     name = error.get("Error")
     cause = error.get("Cause")
     payload: Any = cause
@@ -119,14 +123,14 @@ def parse_error(error: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(payload, Mapping) and ("errorMessage" in payload or "errorType" in payload):
         trace = payload.get("stackTrace")
         return {
-            "error": _text(name),
-            "type": _text(payload.get("errorType")) or _text(name),
-            "message": _text(payload.get("errorMessage")) or "",
-            "stack_trace": [_text(line) for line in trace] if isinstance(trace, list) else None,
+            "error": _public(name),
+            "type": _public(payload.get("errorType")) or _public(name),
+            "message": _public(payload.get("errorMessage")) or "",
+            "stack_trace": [_public(line) for line in trace] if isinstance(trace, list) else None,
         }
     # States.Timeout, States.Runtime and friends carry a plain-text cause, or none.
     message = cause if isinstance(cause, str) else ("" if cause is None else json.dumps(cause, default=str))
-    return {"error": _text(name), "type": _text(name), "message": message, "stack_trace": None}
+    return {"error": _public(name), "type": _public(name), "message": redact(message), "stack_trace": None}
 
 
 def build_report(state: RunState, *, now: datetime, links: ReportLinks) -> dict[str, Any]:
@@ -360,8 +364,8 @@ def _json_safe(value: Any, where: str) -> Any:
     raise InvalidRequestError(f"{where} holds a {type(value).__name__}, which JSON cannot carry", field=where)
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _public(value: Any) -> str | None:
+    return None if value is None else redact(str(value))
 
 
 def version_label(version: Any) -> str:
