@@ -59,6 +59,17 @@ def require_chromium() -> Path:
     pytest.skip(reason)
 
 
+def browser_command(profile: str, window_size: tuple[int, int], *extra: str) -> list[str]:
+    """Headless Chromium with a profile folder of its own and the window size, then `extra` arguments."""
+    return [
+        str(require_chromium()),
+        *FLAGS,
+        f"--user-data-dir={profile}",
+        f"--window-size={window_size[0]},{window_size[1]}",
+        *extra,
+    ]
+
+
 def to_url(target: str | Path) -> str:
     """http(s) and file URLs pass through; anything else is a local file, which must exist."""
     if isinstance(target, str) and target.startswith(("http://", "https://", "file://")):
@@ -79,13 +90,7 @@ def render(
     """Load `target` (a file path or an http(s)/file URL) once, dumping the DOM and, if asked, a screenshot."""
     url = to_url(target)
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        command = [
-            str(require_chromium()),
-            *FLAGS,
-            f"--user-data-dir={profile}",
-            f"--window-size={window_size[0]},{window_size[1]}",
-            "--dump-dom",
-        ]
+        command = browser_command(profile, window_size, "--dump-dom")
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             screenshot.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.chromium import FLAGS, ChromiumError, require_chromium, to_url
+from tests.support.chromium import ChromiumError, browser_command, to_url
 
 # Runs in every document before the page's own scripts; DevTools-injected scripts are not subject to the CSP.
 _RECORD_VIOLATIONS = """
@@ -65,14 +65,7 @@ def visit(
     """
     url = to_url(target)
     with tempfile.TemporaryDirectory(prefix="chromium-devtools-") as profile:
-        command = [
-            str(require_chromium()),
-            *FLAGS,
-            f"--user-data-dir={profile}",
-            f"--window-size={window_size[0]},{window_size[1]}",
-            "--remote-debugging-port=0",
-            "about:blank",
-        ]
+        command = browser_command(profile, window_size, "--remote-debugging-port=0", "about:blank")
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
         )
