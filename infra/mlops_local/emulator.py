@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from mlops_local import moto_patches
+from mlops_local.durability import Committer, DurableApp, WriteGate
 from mlops_local.environment import CREDENTIALS_ENV
 from mlops_local.exceptions import EmulatorError, ToolError, error_line
 from mlops_local.lambda_executor import LambdaExecutor
+from mlops_local.persistence import Snapshots, executions_running
 from mlops_local.targets import DEFAULT_REGION
 
 LOG = logging.getLogger(__name__)
@@ -35,9 +37,10 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 class MotoLogsSink:
     """Writes worker output into moto's CloudWatch Logs backend, where `aws logs` and boto3 read it."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_write: Any = None) -> None:
         # moto's logs backend is not thread-safe when two workers of one function create group and streams.
         self._lock = threading.Lock()
+        self._on_write = on_write or (lambda: None)  # log lines change the state a snapshot saves
 
     def _backend(self, account_id: str, region: str) -> Any:
         from moto.logs.models import logs_backends
@@ -54,6 +57,23 @@ class MotoLogsSink:
         now = int(time.time() * 1000)
         events = [{"timestamp": now, "message": message} for message in messages]
         self._backend(account_id, region).put_log_events(group, stream, events)
+        self._on_write()
+
+
+def _moto_server(host: str, port: int, wrap: Any) -> Any:
+    """moto's ThreadedMotoServer with the emulator's WSGI layer (`wrap`) in front of moto's app."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = wrap(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(host, port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address=host, port=port, verbose=False)
 
 
 class EmulatorServer:
@@ -65,14 +85,19 @@ class EmulatorServer:
         port: int = 4566,
         state_dir: Path = Path(".mlops"),
         region: str = DEFAULT_REGION,
+        *,
+        persist: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self.state_dir = Path(state_dir)
         self.region = region
+        self.persist = persist  # keep the state in state_dir/state across restarts and crashes
+        self.interrupted: list[str] = []  # executions a restore ended as failed
         self._server: Any = None
         self._executor: LambdaExecutor | None = None
         self._scheduler: Any = None
+        self._committer: Committer | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -94,12 +119,26 @@ class EmulatorServer:
         # Clients made inside this process (the scheduler's) need some credentials; the emulator accepts any.
         for name, value in CREDENTIALS_ENV.items():
             os.environ.setdefault(name, value)
-        self._executor = LambdaExecutor(self.state_dir, self.endpoint_url, MotoLogsSink())
+        gate = WriteGate()
+        snapshots = Snapshots(self.state_dir / "state")
+        self._committer = committer = Committer(snapshots.save, gate, changing=executions_running)
+        self._executor = LambdaExecutor(self.state_dir, self.endpoint_url, MotoLogsSink(committer.mark_dirty))
         moto_patches.apply(self._executor)
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        if self.persist and snapshots.exists():
+            self.interrupted = snapshots.restore()
+            for arn in self.interrupted:
+                LOG.warning("execution %s was running when the stack stopped: it ends as failed", arn)
+            LOG.info("restored the emulator's state from %s", snapshots.path)
 
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        def wrap(app: Any) -> Any:
+            return DurableApp(app, gate, committer) if self.persist else app
+
+        self._server = _moto_server(self.host, self.port, wrap)
         self._server.start()
+        if self.persist:
+            committer.start()
+            if self.interrupted:
+                committer.mark_dirty()
         try:
             self._post_config()
         except Exception:
@@ -143,6 +182,9 @@ class EmulatorServer:
         if self._executor is not None:
             self._executor.stop()
             self._executor = None
+        if self._committer is not None and self.persist:
+            self._committer.stop()  # the last snapshot, after the last request
+        self._committer = None
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -165,13 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--state-dir", type=Path, default=Path(".mlops"))
     parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument(
+        "--ephemeral", action="store_true", help="keep nothing across restarts (the state folder's snapshot is ignored)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    server = EmulatorServer(args.host, args.port, args.state_dir, args.region)
+    server = EmulatorServer(args.host, args.port, args.state_dir, args.region, persist=not args.ephemeral)
     try:
         server.start()
     except ToolError as exc:

@@ -42,3 +42,7 @@ class EmulatorError(ToolError):
 
 class UnsupportedMotoError(EmulatorError):
     """The installed moto is outside the supported versions, or a private seam the emulator patches moved."""
+
+
+class SnapshotError(EmulatorError):
+    """The saved emulator state cannot be read by this emulator (another format or moto version, or damaged)."""

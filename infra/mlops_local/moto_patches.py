@@ -187,6 +187,23 @@ SEAMS: tuple[Seam, ...] = (
     Seam("moto.logs.models.LogsBackend.ensure_log_group", ("log_group_name",)),
     Seam("moto.logs.models.LogsBackend.ensure_log_stream", ("log_group_name", "log_stream_name")),
     Seam("moto.logs.models.LogsBackend.put_log_events", ("log_group_name", "log_stream_name", "log_events")),
+    # The server entry the emulator replaces to put its own WSGI layer in front of moto's app.
+    Seam("moto.moto_server.threaded_moto_server.ThreadedMotoServer._server_entry", ("self",)),
+    Seam("moto.moto_server.werkzeug_app.DomainDispatcherApplication", ("create_app",)),
+    Seam("moto.moto_server.werkzeug_app.create_backend_app", ("service",)),
+    Seam("moto.moto_server.werkzeug_app.MotoRequestHandler"),
+    # Persistence (mlops_local.persistence): where the backends live, and what a restore rewrites.
+    Seam("moto.core.base_backend.BackendDict._instances"),
+    Seam(f"{_SFN}.parser.models.stepfunctions_parser_backends"),
+    Seam(f"{_SFN}.parser.models.StepFunctionsParserBackend._get_executions", ("execution_status",)),
+    Seam(
+        f"{_SFN}.parser.backend.execution.Execution",
+        declares=("exec_worker", "exec_status", "stop_date", "error", "cause"),
+    ),
+    Seam(f"{_SFN}.parser.api.ExecutionStatus.RUNNING"),
+    Seam(f"{_SFN}.parser.api.HistoryEventType.ExecutionFailed"),
+    Seam("moto.s3.models.FakeKey.value"),
+    Seam("moto.s3.models.FakeKey.__setstate__", ("state",)),
 )
 
 
@@ -603,6 +620,10 @@ def _register_bucket_policy_resource() -> None:
         def is_created(self) -> bool:
             return True
 
+    # Defined here because moto finds CloudFormation types among CloudFormationModel's subclasses and is imported
+    # late; published under the module's name so a stack that holds one can be saved (mlops_local.persistence).
+    BucketPolicy.__qualname__ = "BucketPolicy"
+    globals()["BucketPolicy"] = BucketPolicy
     # moto caches its type map on first use; the new subclass must be in it.
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()

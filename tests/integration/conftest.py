@@ -61,10 +61,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, offset: int = 0) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        if READY_LINE in log_path.read_text(errors="replace"):
+        if READY_LINE in log_path.read_bytes()[offset:].decode(errors="replace"):
             return
         if process.poll() is not None:
             pytest.fail(f"the emulator exited with {process.returncode}:\n{log_path.read_text()}")
@@ -73,33 +73,45 @@ def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path) -> None:
     pytest.fail(f"the emulator did not start within {START_TIMEOUT_SECONDS} s:\n{log_path.read_text()}")
 
 
+def start_emulator(
+    state_dir: Path, port: int | None = None, *args: str
+) -> tuple[subprocess.Popen[bytes], RunningEmulator]:
+    """`python -m mlops_local.emulator` in its own process, logging to state_dir/emulator.log (appended)."""
+    log_path = state_dir / "emulator.log"
+    port = port or free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(INFRA_DIR), os.environ.get("PYTHONPATH", "")])}
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlops_local.emulator", "--port", str(port), "--state-dir", str(state_dir), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    _wait_until_ready(process, log_path, offset)
+    return process, RunningEmulator(f"http://127.0.0.1:{port}", "us-east-1", state_dir, port, log_path)
+
+
+def stop_emulator(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """The emulator as the command line runs it: `python -m mlops_local.emulator` in its own process.
 
     A process of its own keeps moto's global state away from tests that use moto's in-process mocks.
     """
-    state_dir = tmp_path_factory.mktemp("emulator")
-    log_path = state_dir / "emulator.log"
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(INFRA_DIR), os.environ.get("PYTHONPATH", "")])}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mlops_local.emulator", "--port", str(port), "--state-dir", str(state_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    process, running = start_emulator(tmp_path_factory.mktemp("emulator"))
     try:
-        _wait_until_ready(process, log_path)
-        yield RunningEmulator(f"http://127.0.0.1:{port}", "us-east-1", state_dir, port, log_path)
+        yield running
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_emulator(process)
 
 
 def build_zip(files: dict[str, str]) -> bytes:
