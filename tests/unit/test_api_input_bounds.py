@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 from mlops_core.api import FeatureSchema, error_body, parse_json_body, parse_predict_request, validate_records
-from mlops_core.api.errors import MAX_ECHO, MAX_MESSAGE, clip, echo
+from mlops_core.api.errors import MAX_MESSAGE
 from mlops_core.api.features import MAX_MAGNITUDE
 from mlops_core.exceptions import InvalidRequestError, NotFoundError
+from mlops_core.quoting import MAX_ECHO, clip, echo
 
 SCHEMA = FeatureSchema.of(["length", "count"], ["double", "long"])
 HUGE = "n" * 10_000_000

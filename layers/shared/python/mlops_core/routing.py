@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from mlops_core.exceptions import InvalidRequestError, NoModelError
+from mlops_core.quoting import echo
 from mlops_core.variants import PRODUCTION, STAGING, Variant
 
 # Separates these hashes from any other use of blake2b on the same ids.
@@ -30,9 +31,9 @@ def validate_share(value: Any) -> float:
     try:
         share = float(value)
     except (ValueError, OverflowError) as error:  # e.g. Decimal("sNaN")
-        raise InvalidRequestError(f"production share {value!r} is not a finite number", field=PRODUCTION) from error
+        raise InvalidRequestError(f"production share {echo(value)} is not a finite number", field=PRODUCTION) from error
     if not math.isfinite(share):
-        raise InvalidRequestError(f"production share {value!r} is not a finite number", field=PRODUCTION)
+        raise InvalidRequestError(f"production share {echo(value)} is not a finite number", field=PRODUCTION)
     if not 0.0 <= share <= 1.0:
         raise InvalidRequestError(f"production share must be between 0 and 1, got {share}", field=PRODUCTION)
     return share

@@ -1,7 +1,7 @@
 """The one place where library errors become HTTP statuses and JSON error bodies.
 
 Error bodies never echo input at length: a field name, value or label quoted in a message is cut to
-MAX_ECHO characters (`echo`, used where messages are written), and every body is bounded here again, field
+MAX_ECHO characters (`mlops_core.quoting.echo`, used where messages are written), and every body is bounded here again, field
 MAX_ECHO and message MAX_MESSAGE characters, whatever raised it.
 """
 
@@ -25,6 +25,7 @@ from mlops_core.exceptions import (
     NoModelError,
     NotFoundError,
 )
+from mlops_core.quoting import clip
 
 # Most specific first: the first class the error is an instance of decides.
 _STATUS_BY_ERROR: tuple[tuple[type[MlopsError], int], ...] = (
@@ -40,19 +41,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[MlopsError], int], ...] = (
 )
 # Any other deliberate library error is a refusal given the current state (e.g. nothing to roll back to).
 _DEFAULT_STATUS = 409
-MAX_ECHO = 100
 MAX_MESSAGE = 2000
-
-
-def clip(text: str, limit: int = MAX_ECHO) -> str:
-    """`text` when it has at most `limit` characters, else its start, an ellipsis and its length."""
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
-
-
-def echo(value: Any, limit: int = MAX_ECHO) -> str:
-    """How a message quotes input: repr() of at most `limit` characters of it, then how long it really was."""
-    text = value if isinstance(value, str) else repr(value)
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text)} characters)"
 
 
 # Failures of the network, by class name anywhere in the MRO so no client library need be imported: Python's,

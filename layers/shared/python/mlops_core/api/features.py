@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlops_core.api.errors import echo
 from mlops_core.exceptions import ConfigurationError, InvalidRequestError
+from mlops_core.quoting import echo
 
 if TYPE_CHECKING:
     import pandas as pd

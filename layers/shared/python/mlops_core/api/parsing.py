@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_core.api.errors import echo
 from mlops_core.exceptions import InvalidRequestError
+from mlops_core.quoting import echo
 from mlops_core.variants import PRODUCTION
 
 JSON_MEDIA_TYPE = "application/json"
