@@ -1,8 +1,8 @@
 """The one place where library errors become HTTP statuses and JSON error bodies.
 
 Error bodies never echo input at length: a field name, value or label quoted in a message is cut to
-MAX_ECHO characters (`mlops_core.quoting.echo`, used where messages are written), and every body is bounded here again, field
-MAX_ECHO and message MAX_MESSAGE characters, whatever raised it.
+MAX_ECHO characters (`mlops_core.quoting.echo`, used where messages are written), and every body is bounded
+here again, field MAX_ECHO and message MAX_MESSAGE characters, whatever raised it.
 """
 
 from __future__ import annotations
