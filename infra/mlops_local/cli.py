@@ -67,49 +67,88 @@ def _is_connection_error(exc: Exception) -> bool:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    state_dir = args.state_dir.resolve()
-    _refuse_if_running(state_dir)
-    state = StackState(
-        state_dir=str(state_dir),
-        ports=Ports.from_env(),
-        api_key=os.environ.get(environment.API_KEY) or secrets.token_urlsafe(24),
-        stack_name=args.stack_name,
-        dataset=args.dataset,
-    )
-    services.require_free_ports(state.host, state.ports)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    """Start the stack, or what of it stopped: its state (objects, items, executions, the registry) is kept in
+    the state folder across `down` and `up`, and across a crash of any of its processes."""
+    state = _state_for_up(args)
+    running = state.running()
+    if len(running) == len(services.SERVICES):
+        _say(f"the stack is already up (state in {state.state_dir}); `mlops down` stops it")
+        _print_stack(state)
+        return 0
+    missing = tuple(name for name in services.SERVICES if name not in running)
+    if running:
+        _say(f"restarting what stopped: {', '.join(missing)}")
+    state.pids = running
+    services.require_free_ports(state.host, state.ports, missing)
+    Path(state.state_dir).mkdir(parents=True, exist_ok=True)
     try:
-        _say(f"starting the AWS emulator on {state.endpoint_url}")
-        state.pids["emulator"] = services.start_emulator(state)
-        state.save()
+        if "emulator" in missing:
+            _say(f"starting the AWS emulator on {state.endpoint_url}")
+            state.pids["emulator"] = services.start_emulator(state)
+            state.save()
         _deploy_to_stack(state)
-        _say(f"starting the MLflow tracking server on {state.mlflow_url}")
-        state.pids["mlflow"] = services.start_mlflow(state, state.outputs["ArtifactsBucketName"])
-        state.save()
-        _say(f"starting the API (chalice local) on {state.api_url}")
-        state.pids["api"] = services.start_api(state)
-        state.save()
+        if "mlflow" in missing:
+            _say(f"starting the MLflow tracking server on {state.mlflow_url}")
+            state.pids["mlflow"] = services.start_mlflow(state, state.outputs["ArtifactsBucketName"])
+            state.save()
+        if "api" in missing:
+            _say(f"starting the API (chalice local) on {state.api_url}")
+            state.pids["api"] = services.start_api(state)
+            state.save()
     except BaseException:
-        _stop_all(state)
+        _stop(state, missing)
         raise
+    _report_interrupted_runs(state)
     _print_stack(state)
     if args.detach:
         _say("running in the background; stop it with `mlops down`")
         return 0
     _say("the daily schedule is live; press Ctrl-C to stop")
     _wait_for_signal()
-    _stop_all(state)
+    _stop(state)
     return 0
 
 
-def _refuse_if_running(state_dir: Path) -> None:
-    try:
-        existing = StackState.load(state_dir)
-    except StackNotUpError:
-        return
-    if any(services.pid_alive(pid) for pid in existing.pids.values()):
-        raise ToolError(f"the stack is already up (state in {state_dir}); `mlops down` stops it")
-    (state_dir / "stack.json").unlink()
+def _state_for_up(args: argparse.Namespace) -> StackState:
+    """The saved stack with today's ports, or a new one. A saved stack watches its dataset for good: another
+    one needs `mlops reset` (or another --state-dir)."""
+    state_dir = args.state_dir.resolve()
+    saved = StackState.saved(state_dir)
+    requested = args.dataset or os.environ.get(environment.DATASET)
+    if saved is None:
+        return StackState(
+            state_dir=str(state_dir),
+            ports=Ports.from_env(),
+            api_key=os.environ.get(environment.API_KEY) or secrets.token_urlsafe(24),
+            stack_name=args.stack_name,
+            dataset=requested or DEFAULT_DATASET,
+            origin=getattr(args, "origin", None) or "up",
+        )
+    if requested and requested != saved.dataset:
+        raise ToolError(
+            f"the stack in {state_dir} watches {saved.dataset!r}, not {requested!r}: `mlops reset` wipes it, "
+            "or use another --state-dir"
+        )
+    if not saved.running():
+        saved.ports = Ports.from_env()  # a stopped stack may come back on other ports
+    saved.api_key = os.environ.get(environment.API_KEY) or saved.api_key
+    return saved
+
+
+def _report_interrupted_runs(state: StackState) -> None:
+    """Executions the emulator ended because the stack stopped during them get their failure report now."""
+    from mlops_local import runs
+
+    sfn, s3, _ = _clients(state)
+    for run_id in runs.report_interrupted(
+        sfn,
+        state.target().client("lambda"),
+        s3,
+        state_machine_arn=state.outputs["StateMachineArn"],
+        report_function=state.outputs["GenerateReportFunctionName"],
+        reports_bucket=state.outputs["ReportsBucketName"],
+    ):
+        _say(f"execution {run_id} stopped with the stack: it ended as failed, with a failure report")
 
 
 def _wait_for_signal() -> None:
@@ -119,20 +158,37 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
-def _stop_all(state: StackState) -> None:
-    for name in ("api", "mlflow", "emulator"):
-        pid = state.pids.pop(name, None)
+def _stop(state: StackState, names: tuple[str, ...] = services.SERVICES) -> None:
+    """Stop the named services (the API first, the emulator last, so it saves the final state); the stack's
+    record stays, so `mlops up` brings back the same stack."""
+    for name in reversed(services.SERVICES):
+        pid = state.pids.pop(name, None) if name in names else None
         if pid:
             services.stop_pid(pid)
-    stack_file = Path(state.state_dir) / "stack.json"
-    if stack_file.exists():
-        stack_file.unlink()
+    if (Path(state.state_dir) / "stack.json").exists() or state.pids:
+        state.save()
 
 
 def cmd_down(args: argparse.Namespace) -> int:
     state = StackState.load(args.state_dir.resolve())
-    _stop_all(state)
-    _say("stack stopped")
+    _stop(state)
+    _say(f"stack stopped; its state stays in {state.state_dir} (`mlops up` resumes it, `mlops reset` wipes it)")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Wipe the stack's state: the emulator's snapshot, MLflow's database, logs, the API key."""
+    import shutil
+
+    state_dir = args.state_dir.resolve()
+    saved = StackState.saved(state_dir)
+    if saved is not None and saved.running():
+        raise ToolError(f"the stack in {state_dir} is up: `mlops down` first, then `mlops reset`")
+    if not state_dir.exists():
+        _say(f"nothing to reset in {state_dir}")
+        return 0
+    shutil.rmtree(state_dir)
+    _say(f"wiped {state_dir}: the next `mlops up` starts an empty stack")
     return 0
 
 
@@ -280,7 +336,16 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    state = StackState.load(args.state_dir.resolve())
+    state_dir = args.state_dir.resolve()
+    state = StackState.saved(state_dir)
+    if state is None:
+        _say(f"no stack in {state_dir}: `mlops up` starts one")
+        return 0
+    if not state.running():
+        _say(
+            f"the stack is stopped; it watches dataset {state.dataset!r} (state in {state_dir}); `mlops up` resumes it"
+        )
+        return 0
     for name, pid in state.pids.items():
         print(f"  {name:10} pid {pid:<8} {'up' if services.pid_alive(pid) else 'DOWN'}")
     _print_stack(state)
@@ -385,14 +450,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     state_dir = args.state_dir.resolve()
     args.dataset = args.dataset or _default_dataset()
     started_here = False
-    try:
-        state = StackState.load(state_dir)
-    except StackNotUpError:
-        cmd_up(argparse.Namespace(**{**vars(args), "detach": True}))
-        state = StackState.load(state_dir)
+    state = StackState.saved(state_dir)
+    if state is not None and state.origin == "demo" and not state.running():
+        _say(f"starting a fresh demo stack: the previous demo's state in {state_dir} is wiped")
+        cmd_reset(args)
+        state = None
+    if state is not None and state.dataset != args.dataset:
+        raise ToolError(
+            f"the stack in {state_dir} watches {state.dataset!r}, not {args.dataset!r}: `mlops reset` wipes it, "
+            "or run the demo with another --state-dir"
+        )
+    if state is None or len(state.running()) < len(services.SERVICES):
+        cmd_up(argparse.Namespace(**{**vars(args), "detach": True, "origin": "demo" if state is None else None}))
         started_here = True
-    if state.dataset != args.dataset:
-        raise ToolError(f"the running stack watches {state.dataset!r}, not {args.dataset!r}: `mlops down` first")
+    state = StackState.load(state_dir)
     try:
         cmd_seed(args)
         sfn, s3, _ = _clients(state)
@@ -413,7 +484,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return max(codes)
     finally:
         if started_here and not args.keep:
-            _stop_all(StackState.load(state_dir))
+            _stop(StackState.load(state_dir))
             _say("stack stopped (use --keep to leave it running)")
 
 
@@ -460,8 +531,9 @@ def _parser() -> argparse.ArgumentParser:
 
     up = add("up", cmd_up, "start emulator, deploy the stack, start MLflow and the API; keep the schedule live")
     up.add_argument("--detach", action="store_true", help="return once everything is up")
-    up.add_argument("--dataset", default=_default_dataset(), help="the dataset the stack watches")
-    add("down", cmd_down, "stop everything `up` started")
+    up.add_argument("--dataset", default=None, help=f"the dataset a new stack watches (default {DEFAULT_DATASET})")
+    add("down", cmd_down, "stop everything `up` started; the stack's state stays for the next `up`")
+    add("reset", cmd_reset, "wipe the stack's state (the stack must be down)")
 
     deploy = add("deploy", cmd_deploy, "package and (re)deploy template.yaml")
     deploy.add_argument("--target", choices=["emulator", "localstack", "aws"], default=None)

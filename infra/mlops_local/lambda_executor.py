@@ -242,6 +242,7 @@ class Worker:
             "log_stream_name": self.stream,
             "request_fd": request_read,
             "response_fd": response_write,
+            "parent_pid": os.getpid(),
         }
         env = worker_environment(spec, task_root, self.stream, endpoint_url, os.environ)
         try:

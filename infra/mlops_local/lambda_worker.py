@@ -177,8 +177,23 @@ def serve(config: dict[str, Any], requests: BinaryIO, responses: BinaryIO) -> No
         _send(responses, {"type": "result", "request_id": request_id, "payload": payload, "error": error})
 
 
+def exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """End this worker when the emulator that started it is gone (killed, say): an invocation nobody waits for
+    must not run on, writing to the next emulator's buckets. Watched by polling, since PR_SET_PDEATHSIG fires
+    on the exit of the spawning thread, which for the executor is a request thread."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(137)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
+    exit_with_parent(config.get("parent_pid") or os.getppid())
     # Lambda's search path: the function code, then the layers (as under /opt/python), then the runtime's own.
     sys.path[:0] = [config["task_root"], *config["layer_paths"]]
     os.chdir(config["task_root"])

@@ -12,6 +12,8 @@ from typing import Any
 
 from mlops_core import layout
 
+from mlops_local.exceptions import ToolError
+
 _FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -134,3 +136,58 @@ def fetch_report(s3: Any, reports_bucket: str, run_id: str) -> dict[str, Any] | 
     except ClientError:
         return None
     return json.loads(body)
+
+
+def interrupted_state(sfn: Any, execution_arn: str, error: str, cause: str) -> dict[str, Any]:
+    """The run state generate_report would have received had the run been caught: the state as the last step
+    left it (the StartRun envelope plus each finished step's result), with the error that ended it."""
+    described = sfn.describe_execution(executionArn=execution_arn)
+    state: dict[str, Any] = {}
+    for event in _history(sfn, execution_arn):
+        details = event.get("stateExitedEventDetails")
+        if details and details.get("output"):
+            try:
+                output = json.loads(details["output"])
+            except ValueError:
+                continue
+            if isinstance(output, dict) and "run_id" in output:
+                state = output
+    if not state:
+        started = described["startDate"]
+        state = {
+            "run_id": described["name"],
+            "execution_arn": execution_arn,
+            "started_at": started.isoformat() if hasattr(started, "isoformat") else str(started),
+            "input": json.loads(described.get("input") or "{}"),
+        }
+    return {**state, "error": {"Error": error, "Cause": cause}}
+
+
+def report_interrupted(
+    sfn: Any,
+    lambda_client: Any,
+    s3: Any,
+    *,
+    state_machine_arn: str,
+    report_function: str,
+    reports_bucket: str,
+    error: str = "States.StackStopped",
+) -> list[str]:
+    """Write the failure report of every execution that ended with `error` and has none yet (idempotent: the
+    report step never overwrites a report). Returns their run ids."""
+    reported = []
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn, statusFilter="FAILED")
+    for page in pages:
+        for execution in page["executions"]:
+            if fetch_report(s3, reports_bucket, execution["name"]) is not None:
+                continue
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if described.get("error") != error:
+                continue
+            state = interrupted_state(sfn, execution["executionArn"], error, described.get("cause", ""))
+            answer = lambda_client.invoke(FunctionName=report_function, Payload=json.dumps(state).encode())
+            if answer.get("FunctionError"):
+                detail = answer["Payload"].read().decode(errors="replace")[:300]
+                raise ToolError(f"the failure report of {execution['name']} could not be written: {detail}")
+            reported.append(execution["name"])
+    return reported

@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 import boto3
 from botocore.exceptions import ClientError
 
+from mlops_local import environment
 from mlops_local.exceptions import ToolError
 from mlops_local.schedule_expressions import FireTimeTracker
 
@@ -115,7 +116,9 @@ class AwsClients:
 
     @classmethod
     def create(cls, endpoint_url: str | None, region: str | None) -> AwsClients:
-        session = boto3.session.Session(region_name=region)
+        # An emulated endpoint gets the throwaway credentials: a user's shell may have none (or real ones).
+        credentials = environment.CLIENT_CREDENTIALS if endpoint_url else {}
+        session = boto3.session.Session(region_name=region, **credentials)
         return cls(
             events=session.client("events", endpoint_url=endpoint_url),
             stepfunctions=session.client("stepfunctions", endpoint_url=endpoint_url),

@@ -30,6 +30,7 @@ SHARED_LIBRARY = REPO_ROOT / "layers" / "shared" / "python"
 APP_DIR = REPO_ROOT / "app"
 TEMPLATE = REPO_ROOT / "template.yaml"
 DEFAULT_STACK = "mlops-pipeline"
+SERVICES = ("emulator", "mlflow", "api")  # in the order they start
 DEFAULT_DATASET = settings.DEFAULTS[settings.DATASET]
 
 
@@ -72,6 +73,7 @@ class StackState:
     stack_name: str = DEFAULT_STACK
     dataset: str = DEFAULT_DATASET  # the one dataset this stack watches; its API serves that dataset's model
     parameters: dict[str, str] = field(default_factory=dict)  # the template parameters of the last deploy
+    origin: str = "up"  # "demo" when `mlops demo` created it: the next demo starts afresh
 
     @property
     def endpoint_url(self) -> str:
@@ -89,20 +91,39 @@ class StackState:
         return emulator_target(self.endpoint_url)
 
     def save(self) -> None:
+        """Atomically, readable by its owner only: the file holds the API key."""
         path = Path(self.state_dir) / "stack.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(json.dumps(asdict(self), indent=2))
+            file.flush()
+            os.fsync(file.fileno())
         tmp.replace(path)
 
     @classmethod
     def load(cls, state_dir: Path) -> StackState:
+        saved = cls.saved(state_dir)
+        if saved is None:
+            raise StackNotUpError("the stack is not up: run `mlops up` (or `make demo`) first")
+        return saved
+
+    @classmethod
+    def saved(cls, state_dir: Path) -> StackState | None:
+        """The stack recorded in `state_dir`, running or stopped; None when there is none."""
         path = state_dir / "stack.json"
         if not path.exists():
-            raise StackNotUpError("the stack is not up: run `mlops up` (or `make demo`) first")
+            return None
         raw = json.loads(path.read_text())
         raw["ports"] = Ports(**raw["ports"])
         return cls(**raw)
+
+    def running(self) -> dict[str, int]:
+        """{service: pid} of the services that are alive."""
+        return {name: pid for name, pid in self.pids.items() if pid_alive(pid)}
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -115,9 +136,9 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def require_free_ports(host: str, ports: Ports) -> None:
+def require_free_ports(host: str, ports: Ports, names: tuple[str, ...] = SERVICES) -> None:
     for name, port in asdict(ports).items():
-        if not port_is_free(host, port):
+        if name in names and not port_is_free(host, port):
             variable = environment.PORT_VARIABLES[name]
             raise PortInUseError(
                 f"port {port} ({name}) on {host} is already in use: stop what holds it "

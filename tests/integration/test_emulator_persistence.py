@@ -3,7 +3,9 @@ layers, state machines and their executions' history, log lines. An execution cu
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pickle
 import signal
 import subprocess
@@ -30,9 +32,13 @@ BUCKET = "persisted-data"
 TABLE = "persisted-table"
 BIG = bytes(range(256)) * 1024  # 256 KiB: stored as a blob file
 HANDLER = """
+import os
 import time
 
 def handler(event, context):
+    if event.get("pid_file"):
+        with open(event["pid_file"], "w") as file:
+            file.write(str(os.getpid()))
     time.sleep(event.get("sleep", 0))
     print("handled", event.get("n"))
     return {"n": event.get("n"), "doubled": 2 * event.get("n", 0)}
@@ -133,6 +139,17 @@ def create_role(stack: Stack) -> str:
     ]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return True
+
+
 def wait_for(condition: Any, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -194,15 +211,24 @@ def test_a_kill_keeps_every_acknowledged_write(stack: Stack) -> None:
 def test_an_execution_cut_off_by_a_kill_ends_failed_and_the_stack_goes_on(stack: Stack) -> None:
     made = populate(stack, create_role(stack))
     sfn = stack.client("stepfunctions")
-    started = sfn.start_execution(stateMachineArn=made["state_machine"], name="cut-off", input='{"n": 1, "sleep": 60}')
+    pid_file = stack.state_dir / "worker.pid"
+    started = sfn.start_execution(
+        stateMachineArn=made["state_machine"],
+        name="cut-off",
+        input=json.dumps({"n": 1, "sleep": 60, "pid_file": str(pid_file)}),
+    )
     wait_for(
         lambda: any(
             e["type"] in ("LambdaFunctionScheduled", "TaskScheduled")
             for e in sfn.get_execution_history(executionArn=started["executionArn"])["events"]
         )
     )
+    wait_for(pid_file.exists)
+    worker = int(pid_file.read_text())
     time.sleep(1.5)  # a periodic snapshot sees it running
     stack.kill()
+    # The worker of the cut-off invocation does not run on without the emulator that started it.
+    wait_for(lambda: not _alive(worker), timeout=30)
     stack.start()
 
     described = sfn.describe_execution(executionArn=started["executionArn"])

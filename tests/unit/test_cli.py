@@ -63,7 +63,7 @@ def _save_state(state_dir: Path, *, emulator_pid: int, outputs: dict[str, str]) 
 # ---------------------------------------------------------------- no stack
 
 
-@pytest.mark.parametrize("command", [["status"], ["run"], ["logs", "train_model"], ["down"], ["env"], ["trigger"]])
+@pytest.mark.parametrize("command", [["run"], ["logs", "train_model"], ["down"], ["env"], ["trigger"]])
 def test_commands_without_a_stack_say_it_is_not_up(
     command: list[str], state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -71,6 +71,71 @@ def test_commands_without_a_stack_say_it_is_not_up(
     line = _error_line(capsys)
     assert "not up" in line and "mlops up" in line
     assert not state_dir.exists(), "a failed command must not leave state behind"
+
+
+def test_status_without_a_stack_says_how_to_start_one(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state-dir", str(state_dir), "status"]) == 0
+    assert "no stack in" in capsys.readouterr().out
+    assert not state_dir.exists()
+
+
+def test_status_of_a_stopped_stack_names_its_dataset(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = _save_state(state_dir, emulator_pid=_dead_pid(), outputs={"StateMachineArn": "arn"})
+    state.dataset = "penguins"
+    state.save()
+    assert main(["--state-dir", str(state_dir), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped" in out and "'penguins'" in out and "mlops up" in out
+
+
+def test_down_keeps_the_stacks_record_and_forgets_its_processes(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _save_state(state_dir, emulator_pid=_dead_pid(), outputs={"StateMachineArn": "arn"})
+    assert main(["--state-dir", str(state_dir), "down"]) == 0
+    saved = StackState.load(state_dir)
+    assert saved.pids == {} and saved.outputs == {"StateMachineArn": "arn"} and saved.api_key == "k"
+    assert "mlops reset" in capsys.readouterr().out
+
+
+def test_reset_refuses_a_running_stack(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _save_state(state_dir, emulator_pid=os.getpid(), outputs={})
+    assert main(["--state-dir", str(state_dir), "reset"]) == 1
+    assert "`mlops down` first" in _error_line(capsys)
+    assert (state_dir / "stack.json").exists()
+
+
+def test_reset_wipes_a_stopped_stacks_state(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _save_state(state_dir, emulator_pid=_dead_pid(), outputs={})
+    (state_dir / "mlflow.db").write_bytes(b"registry")
+    (state_dir / "emulator" / "state").mkdir(parents=True)
+    assert main(["--state-dir", str(state_dir), "reset"]) == 0
+    assert not state_dir.exists()
+    assert main(["--state-dir", str(state_dir), "reset"]) == 0  # nothing left: still fine
+    assert "nothing to reset" in capsys.readouterr().out
+
+
+def test_up_refuses_another_dataset_for_a_saved_stack(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _save_state(state_dir, emulator_pid=_dead_pid(), outputs={})
+    assert main(["--state-dir", str(state_dir), "up", "--detach", "--dataset", "penguins"]) == 1
+    line = _error_line(capsys)
+    assert "watches 'iris', not 'penguins'" in line and "mlops reset" in line
+
+
+def test_up_on_a_running_stack_says_so_and_changes_nothing(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = _save_state(state_dir, emulator_pid=os.getpid(), outputs={})
+    state.pids = {"emulator": os.getpid(), "mlflow": os.getpid(), "api": os.getpid()}
+    state.save()
+    assert main(["--state-dir", str(state_dir), "up", "--detach"]) == 0
+    assert "already up" in capsys.readouterr().out
+    assert StackState.load(state_dir) == state
+
+
+def test_the_stack_file_is_readable_by_its_owner_only(state_dir: Path) -> None:
+    _save_state(state_dir, emulator_pid=_dead_pid(), outputs={})
+    assert (state_dir / "stack.json").stat().st_mode & 0o777 == 0o600
 
 
 def test_stack_whose_emulator_died_says_so(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
