@@ -364,6 +364,8 @@ def test_the_api_environment_has_every_globals_variable_of_the_template(state_di
         "AB_TABLE": "stack-AbTable-4",
         "DATASET": "penguins",
         "MLFLOW_TRACKING_URI": "http://127.0.0.1:15000",
+        "MLFLOW_TRACKING_USERNAME": "",
+        "MLFLOW_TRACKING_PASSWORD": "",
         "MLFLOW_UI_URL": "http://127.0.0.1:15000",
         "REPORTS_WEBSITE_URL": "http://127.0.0.1:14566/stack-reportsbucket-2",
         "DRIFT_SHARE": "0.5",
@@ -377,6 +379,7 @@ def test_the_api_environment_has_every_globals_variable_of_the_template(state_di
     assert {name: env.get(name) for name in globals_variables} == expected
     # What only ApiFunction gets, and what `chalice local` needs to import the shared library.
     assert env["API_KEY"] == "key"
+    assert (env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"], env["MLFLOW_HTTP_REQUEST_TIMEOUT"]) == ("0", "5")
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(services.SHARED_LIBRARY)
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:14566"
 
