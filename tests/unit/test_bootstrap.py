@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 from mlops_core.contracts import StatisticalTest
-from mlops_core.stats import bootstrap
+from mlops_core.stats import bootstrap, joint
 from mlops_core.stats.bootstrap import paired_bootstrap_f1, paired_bootstrap_f1_rows
 from sklearn.metrics import f1_score
 
@@ -105,8 +105,8 @@ def test_sorted_cell_counting_for_many_classes_equals_dense_counting(monkeypatch
     y = rng.integers(0, 40, 600)
     a, b = noisy(y, 0.5, labels, rng), noisy(y, 0.6, labels, rng)
     dense = paired_bootstrap_f1(y, a, b, n_resamples=300)
-    monkeypatch.setattr(bootstrap, "_DENSE_CELLS_MIN", 0)
-    monkeypatch.setattr(bootstrap, "_DENSE_CELLS_PER_ROW", 0)
+    monkeypatch.setattr(joint, "_DENSE_CELLS_MIN", 0)
+    monkeypatch.setattr(joint, "_DENSE_CELLS_PER_ROW", 0)
     assert paired_bootstrap_f1(y, a, b, n_resamples=300) == dense
 
 

@@ -1,6 +1,15 @@
-"""Statistics of the pipeline: scikit-learn-equal classification metrics and the paired bootstrap of ΔF1-macro."""
+"""Statistics of the pipeline: scikit-learn-equal metrics, the paired bootstrap of ΔF1-macro with BCa bounds,
+the exact sign-flip test, per-class guardrails and the planned sample size."""
 
-from mlops_core.stats.bootstrap import BootstrapResult, paired_bootstrap_f1, paired_bootstrap_f1_rows
+from mlops_core.stats.bca import Bca, jackknife_se
+from mlops_core.stats.bootstrap import (
+    BootstrapResult,
+    PairedBootstrap,
+    bootstrap_statistics,
+    paired_bootstrap_f1,
+    paired_bootstrap_f1_rows,
+)
+from mlops_core.stats.joint import JointCounts, jackknife_statistics, joint_counts, observed_statistics
 from mlops_core.stats.metrics import (
     classification_metrics,
     confusion_counts,
@@ -9,11 +18,19 @@ from mlops_core.stats.metrics import (
 )
 
 __all__ = [
+    "Bca",
     "BootstrapResult",
+    "JointCounts",
+    "PairedBootstrap",
+    "bootstrap_statistics",
     "classification_metrics",
     "confusion_counts",
     "encode_labels",
+    "jackknife_se",
+    "jackknife_statistics",
+    "joint_counts",
     "metrics_from_confusion",
+    "observed_statistics",
     "paired_bootstrap_f1",
     "paired_bootstrap_f1_rows",
 ]

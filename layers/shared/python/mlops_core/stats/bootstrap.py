@@ -10,13 +10,16 @@ rule that the macro average runs over the labels present in that resample's y_tr
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from mlops_core.contracts import StatisticalTest
-from mlops_core.stats.metrics import encode_labels, metrics_from_confusion, per_class_scores
+from mlops_core.stats.bca import Bca, jackknife_se
+from mlops_core.stats.joint import JointCounts, jackknife_statistics, joint_counts, observed_statistics
+from mlops_core.stats.metrics import encode_labels, metrics_from_confusion
 
 HISTOGRAM_BINS = 30
 # Multinomial draws plus the per-class sums of one chunk stay under this many bytes.
@@ -24,9 +27,6 @@ _CHUNK_BYTES = 32 * 1024 * 1024
 # Deltas this close to zero are float noise from summing different per-class F1 values that are equal in
 # exact arithmetic; they must not count as an improvement.
 _ZERO_TOLERANCE = 1e-12
-# Cells are counted with a dense K³ bincount unless K³ exceeds both of these (then a sort of the n cell ids).
-_DENSE_CELLS_MIN = 1 << 16
-_DENSE_CELLS_PER_ROW = 4
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,6 @@ def _check_options(n_resamples: Any, seed: Any, alpha: Any, confidence: Any) -> 
             raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
 
 
-def _encode(y_true: Any, pred_a: Any, pred_b: Any) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    labels, (t, a, b) = encode_labels(y_true, pred_a, pred_b, names=["y_true", "pred_a", "pred_b"])
-    return len(labels), t, a, b
-
-
 def _summarize(
     deltas: np.ndarray, observed: float, *, n: int, seed: int, alpha: float, confidence: float
 ) -> BootstrapResult:
@@ -107,18 +102,42 @@ def _summarize(
     )
 
 
-def _observed_delta(k: int, t: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    def f1(pred: np.ndarray) -> float:
-        matrix = np.bincount(t * k + pred, minlength=k * k).reshape(k, k)
-        return metrics_from_confusion(matrix)["f1_macro"]
+def _observed_delta(joint: JointCounts) -> float:
+    """ΔF1-macro scored exactly as scikit-learn scores each model (the resamples use the same arithmetic)."""
+    return (
+        metrics_from_confusion(joint.confusion("b"))["f1_macro"]
+        - metrics_from_confusion(joint.confusion("a"))["f1_macro"]
+    )
 
-    return f1(b) - f1(a)
+
+def _resampled_weights(
+    joint: JointCounts, n_resamples: int, seed: int, floats_per_resample: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first index, cell counts of each resample in the chunk) over chunks of at most _CHUNK_BYTES.
+
+    The draws do not depend on the chunking: numpy's Generator draws the same stream in any chunk sizes.
+    """
+    rng = np.random.default_rng(seed)
+    n = joint.n
+    probabilities = joint.counts / n
+    chunk = max(1, min(n_resamples, _CHUNK_BYTES // (8 * floats_per_resample)))
+    for start in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - start)
+        # float64 holds counts exactly up to 2**53 and lets the products that follow run on BLAS.
+        yield start, rng.multinomial(n, probabilities, size=size).astype(np.float64)
 
 
-def _macro_f1(weights: np.ndarray, tp: np.ndarray, true: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Macro F1 of each resample; `weights` holds cell counts per resample, the others map cells to classes."""
-    _, _, f1, present = per_class_scores(weights @ tp, weights @ true, weights @ pred)
-    return np.where(present, f1, 0.0).sum(axis=1) / present.sum(axis=1)
+def bootstrap_statistics(joint: JointCounts, *, n_resamples: int, seed: int) -> np.ndarray:
+    """n_resamples × (1 + K): ΔF1-macro, then ΔF1 of each class, of each multinomial resample of the cells.
+
+    The same seed draws the same resamples as `paired_bootstrap_f1`, so column 0 equals its deltas.
+    """
+    _check_options(n_resamples, seed, 0.5, 0.5)
+    design = joint.design()
+    out = np.empty((n_resamples, 1 + joint.k))
+    for start, weights in _resampled_weights(joint, n_resamples, seed, joint.n_cells + 16 * joint.k):
+        out[start : start + len(weights)] = design.sums(weights).statistics()
+    return out
 
 
 def paired_bootstrap_f1(
@@ -133,36 +152,12 @@ def paired_bootstrap_f1(
 ) -> BootstrapResult:
     """Paired bootstrap of F1-macro(pred_b) − F1-macro(pred_a), by multinomial draws over the joint cells."""
     _check_options(n_resamples, seed, alpha, confidence)
-    k, t, a, b = _encode(y_true, pred_a, pred_b)
-    n = len(t)
-    cell_ids = (t * k + a) * k + b
-    if k**3 <= max(_DENSE_CELLS_PER_ROW * n, _DENSE_CELLS_MIN):
-        counts = np.bincount(cell_ids, minlength=k**3)
-        cells = np.flatnonzero(counts)
-        counts = counts[cells]
-    else:  # many classes: K³ bins would dwarf the data
-        cells, counts = np.unique(cell_ids, return_counts=True)
-    cell_t, cell_a, cell_b = cells // (k * k), (cells // k) % k, cells % k
-
-    classes = np.arange(k)
-    true = (cell_t[:, None] == classes).astype(np.float64)
-    pred_a_1h = (cell_a[:, None] == classes).astype(np.float64)
-    pred_b_1h = (cell_b[:, None] == classes).astype(np.float64)
-    tp_a = true * (cell_t == cell_a)[:, None]
-    tp_b = true * (cell_t == cell_b)[:, None]
-
-    rng = np.random.default_rng(seed)
-    probabilities = counts / n
-    chunk = max(1, min(n_resamples, _CHUNK_BYTES // (8 * (len(cells) + 6 * k))))
+    joint = joint_counts(y_true, pred_a, pred_b)
+    design = joint.design()
     deltas = np.empty(n_resamples)
-    for start in range(0, n_resamples, chunk):
-        size = min(chunk, n_resamples - start)
-        # float64 holds counts exactly up to 2**53 and lets the products below run on BLAS.
-        weights = rng.multinomial(n, probabilities, size=size).astype(np.float64)
-        deltas[start : start + size] = _macro_f1(weights, tp_b, true, pred_b_1h) - _macro_f1(
-            weights, tp_a, true, pred_a_1h
-        )
-    return _summarize(deltas, _observed_delta(k, t, a, b), n=n, seed=seed, alpha=alpha, confidence=confidence)
+    for start, weights in _resampled_weights(joint, n_resamples, seed, joint.n_cells + 6 * joint.k):
+        deltas[start : start + len(weights)] = design.sums(weights).statistics()[:, 0]
+    return _summarize(deltas, _observed_delta(joint), n=joint.n, seed=seed, alpha=alpha, confidence=confidence)
 
 
 def paired_bootstrap_f1_rows(
@@ -181,7 +176,7 @@ def paired_bootstrap_f1_rows(
 
     _check_options(n_resamples, seed, alpha, confidence)
     # Integer codes keep scikit-learn's label rule (a bijection preserves which labels are present).
-    _, t, a, b = _encode(y_true, pred_a, pred_b)
+    _, (t, a, b) = encode_labels(y_true, pred_a, pred_b, names=["y_true", "pred_a", "pred_b"])
     n = len(t)
 
     def f1(truth: np.ndarray, pred: np.ndarray) -> float:
@@ -193,3 +188,36 @@ def paired_bootstrap_f1_rows(
         rows = rng.integers(0, n, size=n)
         deltas[i] = f1(t[rows], b[rows]) - f1(t[rows], a[rows])
     return _summarize(deltas, f1(t, b) - f1(t, a), n=n, seed=seed, alpha=alpha, confidence=confidence)
+
+
+@dataclass(frozen=True, eq=False)
+class PairedBootstrap:
+    """What the BCa bounds and tests need, computed once: ΔF1-macro and ΔF1 per class (columns 0 and 1..K)
+    observed, resampled, and left out one row at a time."""
+
+    joint: JointCounts
+    observed: np.ndarray  # 1 + K
+    jackknife: np.ndarray  # cells × (1 + K); row c stands for joint.counts[c] leave-one-out samples
+    bca: Bca
+    seed: int
+
+    @classmethod
+    def run(cls, joint: JointCounts, *, n_resamples: int, seed: int) -> PairedBootstrap:
+        observed = observed_statistics(joint)
+        jackknife = jackknife_statistics(joint)
+        draws = bootstrap_statistics(joint, n_resamples=n_resamples, seed=seed)
+        return cls(
+            joint=joint,
+            observed=observed,
+            jackknife=jackknife,
+            bca=Bca.fit(draws, observed, jackknife, joint.counts),
+            seed=int(seed),
+        )
+
+    @property
+    def n_resamples(self) -> int:
+        return self.bca.n_resamples
+
+    def se(self) -> np.ndarray:
+        """Jackknife standard error of each statistic (NaN with fewer than 2 rows)."""
+        return jackknife_se(self.jackknife, self.joint.counts)
