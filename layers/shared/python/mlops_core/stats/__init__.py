@@ -16,12 +16,14 @@ from mlops_core.stats.metrics import (
     encode_labels,
     metrics_from_confusion,
 )
+from mlops_core.stats.sign_flip import SignFlipResult, sign_flip_test
 
 __all__ = [
     "Bca",
     "BootstrapResult",
     "JointCounts",
     "PairedBootstrap",
+    "SignFlipResult",
     "bootstrap_statistics",
     "classification_metrics",
     "confusion_counts",
@@ -33,4 +35,5 @@ __all__ = [
     "observed_statistics",
     "paired_bootstrap_f1",
     "paired_bootstrap_f1_rows",
+    "sign_flip_test",
 ]
