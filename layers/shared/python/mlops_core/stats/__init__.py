@@ -9,6 +9,7 @@ from mlops_core.stats.bootstrap import (
     paired_bootstrap_f1,
     paired_bootstrap_f1_rows,
 )
+from mlops_core.stats.guardrails import ClassCheck, class_guardrails, holm
 from mlops_core.stats.joint import JointCounts, jackknife_statistics, joint_counts, observed_statistics
 from mlops_core.stats.metrics import (
     classification_metrics,
@@ -16,24 +17,37 @@ from mlops_core.stats.metrics import (
     encode_labels,
     metrics_from_confusion,
 )
+from mlops_core.stats.planning import (
+    SamplePlan,
+    minimum_detectable_effect,
+    plan_sample_size,
+    required_sample_size,
+)
 from mlops_core.stats.sign_flip import SignFlipResult, sign_flip_test
 
 __all__ = [
     "Bca",
     "BootstrapResult",
+    "ClassCheck",
     "JointCounts",
     "PairedBootstrap",
+    "SamplePlan",
     "SignFlipResult",
     "bootstrap_statistics",
+    "class_guardrails",
     "classification_metrics",
     "confusion_counts",
     "encode_labels",
+    "holm",
     "jackknife_se",
     "jackknife_statistics",
     "joint_counts",
     "metrics_from_confusion",
+    "minimum_detectable_effect",
     "observed_statistics",
     "paired_bootstrap_f1",
     "paired_bootstrap_f1_rows",
+    "plan_sample_size",
+    "required_sample_size",
     "sign_flip_test",
 ]
