@@ -19,7 +19,7 @@ Classes that occur only in predictions have F1 0 for both models on every resamp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -40,16 +40,7 @@ class ClassCheck:
     passed: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "support": self.support,
-            "f1_production": self.f1_production,
-            "f1_candidate": self.f1_candidate,
-            "delta": self.delta,
-            "p_value": self.p_value,
-            "p_adjusted": self.p_adjusted,
-            "passed": self.passed,
-        }
+        return asdict(self)
 
 
 def holm(p_values: Any) -> np.ndarray:
