@@ -12,7 +12,7 @@ from mlops_core.decision import (
     lord_plus_plus,
     offline_decision,
 )
-from mlops_core.decision.offline import MAX_RESAMPLES, resamples_needed
+from mlops_core.decision.offline import MAX_RESAMPLES, _pct, resamples_needed
 from mlops_core.policy import NOT_SIGNIFICANT, SIGNIFICANT_IMPROVEMENT
 from mlops_core.stats import classification_metrics
 
@@ -137,9 +137,17 @@ def test_the_run_level_from_the_spending_rule_sets_the_test_and_the_resamples():
     assert strict.alpha == 0.05 and strict.alpha_t == level
     assert strict.to_dict()["bound_level"] == 1 - level
     assert strict.n_resamples == resamples_needed(2_000, alpha_t=level, class_alpha=0.05, n_classes=3) > 2_000
-    assert f"lower {100 * (1 - level):.4g}% BCa bound" in strict.decided_by
+    assert "lower 99.87% BCa bound" in strict.decided_by
     lax = offline_decision(y, a, b, n_resamples=2_000)
     assert lax.lower_bound > strict.lower_bound
+
+
+@pytest.mark.parametrize(
+    ("level", "shown"),
+    [(0.95, "95%"), (0.9, "90%"), (0.99866, "99.87%"), (1 - 1.04e-5, "99.999%"), (0.975, "97.5%")],
+)
+def test_confidence_levels_show_their_tail_to_two_digits(level, shown):
+    assert _pct(level) == shown
 
 
 def test_resamples_are_raised_for_small_tails_and_capped():

@@ -251,7 +251,10 @@ def resamples_needed(requested: int, *, alpha_t: float, class_alpha: float, n_cl
 
 
 def _pct(level: float) -> str:
-    return f"{100 * level:.4g}%"
+    """A confidence level as a percentage, the tail to two significant digits less trailing zeros: 95%, 99.87%."""
+    tail = 100.0 * (1.0 - level)
+    decimals = max(0, 1 - math.floor(math.log10(tail))) if tail > 0 else 0
+    return f"{100 * level:.{decimals}f}".rstrip("0").rstrip(".") + "%"
 
 
 def offline_decision(
