@@ -123,6 +123,7 @@ def _state_for_up(args: argparse.Namespace) -> StackState:
             stack_name=args.stack_name,
             dataset=requested or DEFAULT_DATASET,
             origin=getattr(args, "origin", None) or "up",
+            ephemeral=bool(getattr(args, "ephemeral", False)),
         )
     if requested and requested != saved.dataset:
         raise ToolError(
@@ -531,6 +532,7 @@ def _parser() -> argparse.ArgumentParser:
 
     up = add("up", cmd_up, "start emulator, deploy the stack, start MLflow and the API; keep the schedule live")
     up.add_argument("--detach", action="store_true", help="return once everything is up")
+    up.add_argument("--ephemeral", action="store_true", help="a new stack whose emulator keeps nothing across restarts")
     up.add_argument("--dataset", default=None, help=f"the dataset a new stack watches (default {DEFAULT_DATASET})")
     add("down", cmd_down, "stop everything `up` started; the stack's state stays for the next `up`")
     add("reset", cmd_reset, "wipe the stack's state (the stack must be down)")

@@ -74,6 +74,7 @@ class StackState:
     dataset: str = DEFAULT_DATASET  # the one dataset this stack watches; its API serves that dataset's model
     parameters: dict[str, str] = field(default_factory=dict)  # the template parameters of the last deploy
     origin: str = "up"  # "demo" when `mlops demo` created it: the next demo starts afresh
+    ephemeral: bool = False  # the emulator keeps nothing across restarts (benchmarks, throwaway runs)
 
     @property
     def endpoint_url(self) -> str:
@@ -206,12 +207,22 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child still "exists"; reap it if it is ours.
+    # A zombie still "exists": reap it if it is ours, and count it dead if it is not (a service outlives the
+    # `mlops up` that started it, and an init that does not reap leaves it a zombie once killed).
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state letter follows the parenthesised command name, which may itself contain spaces or parens.
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def stop_pid(pid: int, *, grace: float = 10.0) -> None:
@@ -248,6 +259,7 @@ def start_emulator(state: StackState) -> int:
         str(state.ports.emulator),
         "--state-dir",
         str(state_dir / "emulator"),
+        *(["--ephemeral"] if state.ephemeral else []),
     ]
     env = base_env(state)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "infra"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
