@@ -18,18 +18,24 @@ class FakePredictionApi:
     registry: FakeModelRegistry
     production_share: float = 0.5
     base_url: str = "http://api.test"
-    refuse: Callable[[str], bool] = lambda user_id: False  # answer this user's request with an error
+    refuse: Callable[[str], bool] = lambda user_id: False  # a batch holding this user is refused whole
     serve_version: dict[str, str] = field(default_factory=dict)  # variant -> version, as a stale cache would
-    feedback_accepted: Callable[[str], bool] = lambda prediction_id: True
+    feedback_status: Callable[[str], str] = lambda prediction_id: "recorded"
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)  # prediction id -> answer
     labels: dict[str, str] = field(default_factory=dict)  # prediction id -> feedback label
+    batches: list[int] = field(default_factory=list)  # rows per predict call
+    feedback_batches: list[int] = field(default_factory=list)  # items per feedback call
 
     def get_traffic(self) -> float:
         return self.production_share
 
-    def predict(self, features: dict[str, Any], user_id: str) -> dict[str, Any] | None:
-        if self.refuse(user_id):
+    def predict_batch(self, records: list[dict[str, Any]], user_ids: list[str]) -> list[dict[str, Any]] | None:
+        self.batches.append(len(records))
+        if any(self.refuse(user_id) for user_id in user_ids):
             return None
+        return [self._predict(record, user_id) for record, user_id in zip(records, user_ids, strict=True)]
+
+    def _predict(self, features: dict[str, Any], user_id: str) -> dict[str, Any]:
         aliases = self.registry.aliases
         variant = choose_variant(
             self.production_share,
@@ -45,8 +51,12 @@ class FakePredictionApi:
         self.predictions[prediction_id] = answer
         return answer
 
-    def feedback(self, prediction_id: str, label: str) -> bool:
-        if prediction_id not in self.predictions or not self.feedback_accepted(prediction_id):
-            return False
-        self.labels[prediction_id] = label
-        return True
+    def feedback_batch(self, items: list[tuple[str, str]]) -> list[str]:
+        self.feedback_batches.append(len(items))
+        statuses = []
+        for prediction_id, label in items:
+            status = self.feedback_status(prediction_id) if prediction_id in self.predictions else "rejected"
+            if status == "recorded":
+                self.labels[prediction_id] = label
+            statuses.append(status)
+        return statuses

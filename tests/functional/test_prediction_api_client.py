@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
 from mlops_core.adapters import HttpPredictionApi
 from mlops_core.pipeline import ab_test
 
@@ -67,54 +66,93 @@ def client(url: str) -> HttpPredictionApi:
     return HttpPredictionApi(url, sleep=lambda seconds: None)
 
 
-def test_traffic_and_predictions_are_read_from_the_api(server) -> None:
-    url, scripted = server
-    scripted.scripts["/config/traffic"] = [(200, {"production": 0.7, "staging": 0.3})]
-    scripted.scripts["/predict"] = [(200, {"variant": "staging", "prediction": "setosa"}), (400, {"Code": "Bad"})]
-    api = client(url)
-    assert api.base_url == url.rstrip("/")
-    assert api.get_traffic() == 0.7
-    assert api.predict({"x": 1.0}, "u-1") == {"variant": "staging", "prediction": "setosa"}
-    assert api.predict({"x": None}, "u-2") is None  # an error answer is counted by the step, never fatal
-    assert scripted.received[1:] == [
-        ("/predict", {"features": {"x": 1.0}, "user_id": "u-1"}),
-        ("/predict", {"features": {"x": None}, "user_id": "u-2"}),
-    ]
-
-
-def test_a_traffic_error_is_raised(server) -> None:
-    url, scripted = server
-    scripted.scripts["/config/traffic"] = [(503, {"Code": "ServiceUnavailable"})]
-    with pytest.raises(requests.HTTPError, match="503"):
-        client(url).get_traffic()
-
-
-@pytest.mark.parametrize(
-    ("statuses", "delivered", "attempts"),
-    [
-        ([200], True, 1),
-        ([409], True, 1),  # an earlier attempt already recorded it
-        ([500, 503, 200], True, 3),  # a cancelled transaction is retried
-        ([500], False, 4),  # gives up after four attempts
-        ([400], False, 1),  # a refused label is not retried
-    ],
-)
-def test_feedback_retries_server_errors_only(server, statuses: list[int], delivered: bool, attempts: int) -> None:
-    url, scripted = server
-    scripted.scripts["/feedback"] = [(status, {}) for status in statuses]
-    assert client(url).feedback("p-1", "setosa") is delivered
-    assert scripted.received == [("/feedback", {"prediction_id": "p-1", "label": "setosa"})] * attempts
-
-
-def test_the_online_gate_fails_when_the_api_is_unreachable() -> None:
+def unreachable() -> str:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # free a moment ago: nothing answers there
+    return f"http://127.0.0.1:{port}"
+
+
+def test_traffic_and_batched_predictions_are_read_from_the_api(server) -> None:
+    url, scripted = server
+    answers = [{"variant": "staging", "prediction": "setosa"}, {"variant": "production", "prediction": "virginica"}]
+    scripted.scripts["/config/traffic"] = [(200, {"production": 0.7, "staging": 0.3})]
+    scripted.scripts["/predict"] = [(200, {"predictions": answers}), (400, {"Code": "BadRequest"})]
+    api = client(url)
+    assert api.base_url == url.rstrip("/")
+    assert api.get_traffic() == 0.7
+    assert api.predict_batch([{"x": 1.0}, {"x": None}], ["u-1", "u-2"]) == answers
+    assert api.predict_batch([{"x": 2.0}], ["u-3"]) is None  # refused: the step counts its rows
+    assert scripted.received[1:] == [
+        ("/predict", {"instances": [{"x": 1.0}, {"x": None}], "user_ids": ["u-1", "u-2"]}),
+        ("/predict", {"instances": [{"x": 2.0}], "user_ids": ["u-3"]}),
+    ]
+
+
+def test_a_batch_answered_with_the_wrong_number_of_predictions_counts_as_unanswered(server) -> None:
+    url, scripted = server
+    scripted.scripts["/predict"] = [(200, {"predictions": [{"variant": "staging"}]})]
+    assert client(url).predict_batch([{"x": 1.0}, {"x": 2.0}], ["a", "b"]) is None
+
+
+@pytest.mark.parametrize(("statuses", "attempts"), [([503, 502, 200], 3), ([429, 200], 2)])
+def test_busy_or_failing_answers_are_retried_with_backoff(server, statuses: list[int], attempts: int) -> None:
+    url, scripted = server
+    scripted.scripts["/predict"] = [(status, {"predictions": [{"variant": "staging"}]}) for status in statuses]
+    waits: list[float] = []
+    api = HttpPredictionApi(url, sleep=waits.append, backoff_seconds=1.0)
+    assert api.predict_batch([{"x": 1.0}], ["a"]) == [{"variant": "staging"}]
+    assert len(scripted.received) == attempts
+    # Exponential with jitter: each wait within [0.5, 1.5] of 1 s, 2 s, ...
+    assert all(0.5 * 2**i <= wait <= 1.5 * 2**i for i, wait in enumerate(waits)) and len(waits) == attempts - 1
+
+
+def test_a_traffic_error_after_the_last_attempt_is_raised(server) -> None:
+    url, scripted = server
+    scripted.scripts["/config/traffic"] = [(503, {"Code": "ServiceUnavailable"})]
+    with pytest.raises(ConnectionError, match="HTTP 503"):
+        client(url).get_traffic()
+    assert len(scripted.received) == 5
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, {"results": [{"status": "recorded"}, {"status": "duplicate"}, {"status": "rejected"}]}, None),
+        (200, {"results": [{"status": "recorded"}]}, ["lost"] * 3),  # an answer that does not fit
+        (400, {"Code": "BadRequest"}, ["rejected"] * 3),
+        (503, {"Code": "ServiceUnavailable"}, ["lost"] * 3),  # after the last attempt
+    ],
+)
+def test_feedback_goes_in_one_batch_and_every_item_gets_a_status(
+    server, status: int, body: dict[str, Any], expected: list[str] | None
+) -> None:
+    url, scripted = server
+    scripted.scripts["/feedback"] = [(status, body)]
+    items = [("p-1", "setosa"), ("p-2", "setosa"), ("p-3", "virginica")]
+    statuses = client(url).feedback_batch(items)
+    assert statuses == (expected or ["recorded", "duplicate", "rejected"])
+    assert scripted.received[0] == (
+        "/feedback",
+        {"feedback": [{"prediction_id": p, "label": label} for p, label in items]},
+    )
+
+
+def test_an_unreachable_api_loses_nothing_silently() -> None:
+    api = HttpPredictionApi(unreachable(), sleep=lambda seconds: None, attempts=2)
+    assert api.predict_batch([{"x": 1.0}], ["a"]) is None
+    assert api.feedback_batch([("p-1", "setosa")]) == ["lost"]
+    with pytest.raises(ConnectionError, match="no answer"):
+        api.get_traffic()
+
+
+def test_the_online_gate_fails_when_the_api_is_unreachable() -> None:
     deps = fake_deps()
     state = trained(deps)
     state["evaluation"] = {"production_version": None}
-    deps = fake_deps(data=deps.data, registry=deps.registry, api=HttpPredictionApi(f"http://127.0.0.1:{port}"))
-    with pytest.raises(requests.ConnectionError):
+    api = HttpPredictionApi(unreachable(), sleep=lambda seconds: None, attempts=2)
+    deps = fake_deps(data=deps.data, registry=deps.registry, api=api)
+    with pytest.raises(ConnectionError):
         ab_test.run(state, deps)

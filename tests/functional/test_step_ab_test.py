@@ -25,10 +25,12 @@ def deps() -> Any:
     return fake_deps()
 
 
-def staged(deps: Any, *, candidate: dict[str, Any], production: dict[str, Any] | None) -> dict[str, Any]:
+def staged(
+    deps: Any, *, candidate: dict[str, Any], production: dict[str, Any] | None, rows: int = 300
+) -> dict[str, Any]:
     """A trained run with the candidate (and Production, if given) answering the held-out rows with the given
     quality, evaluated offline."""
-    state = trained(deps)
+    state = trained(deps, rows=rows)
     features, labels = holdout(deps, state)
     names = list(features.columns)
     model = deps.registry.versions[state["training"]["model_version"]].model
@@ -50,7 +52,19 @@ def test_a_first_model_answers_every_row_and_gets_every_label(deps) -> None:
     assert out["f1_macro"] == {"production": None, "staging": 1.0}
     assert out["errors"] == {"production": 0, "staging": 0, "unrouted": 0}
     assert out["feedback_lost"] == 0 and len(deps.api.labels) == rows
-    assert out["api_url"] == "http://api.test"
+    assert out["api_url"] == "http://api.test" and out["sample_size"] == rows
+
+
+def test_rows_travel_in_batches_and_the_sample_size_caps_them() -> None:
+    deps = fake_deps(settings={"ab_test_sample_size": 600})
+    state = staged(deps, candidate={}, production={}, rows=3000)
+    assert state["training"]["holdout_rows"] > 600
+    out = ab_test.run(state, deps)
+    assert out["sample_size"] == 600 == sum(out["requests"].values())
+    assert deps.api.batches == [250, 250, 100]
+    assert sum(deps.api.feedback_batches) == 600 and max(deps.api.feedback_batches) <= 250
+    # Every row carried its own user, so one batch was answered by both variants.
+    assert out["requests"]["production"] > 0 and out["requests"]["staging"] > 0
 
 
 def test_a_candidate_as_good_as_production_passes_and_the_split_is_followed(deps) -> None:
@@ -84,14 +98,15 @@ def test_a_split_that_starves_a_variant_gives_no_ab_data(deps, share: float, sil
     assert out["passed"] is False and out["reason"] == policy.NO_AB_DATA
 
 
-def test_refused_requests_count_as_unrouted_and_do_not_stop_the_run(deps) -> None:
-    deps.api.refuse = lambda user_id: int(user_id.rsplit("-", 1)[1]) % 5 == 0
-    state = staged(deps, candidate={}, production={})
+def test_a_refused_batch_counts_its_rows_as_unrouted_and_does_not_stop_the_run() -> None:
+    deps = fake_deps()
+    deps.api.refuse = lambda user_id: user_id == "run-1-260"  # in the second batch of 250
+    state = staged(deps, candidate={}, production={}, rows=1500)
     out = ab_test.run(state, deps)
     rows = state["training"]["holdout_rows"]
-    refused = len(range(0, rows, 5))
-    assert out["errors"]["unrouted"] == refused
-    assert sum(out["requests"].values()) == rows - refused
+    assert 260 < rows <= 500
+    assert out["errors"]["unrouted"] == rows - 250  # the whole second batch
+    assert sum(out["requests"].values()) == 250
     assert out["passed"] is True
 
 
@@ -107,7 +122,7 @@ def test_answers_from_a_stale_version_are_errors_not_evidence(deps) -> None:
 
 
 def test_lost_feedback_is_counted_and_logged_but_not_fatal(deps, caplog: pytest.LogCaptureFixture) -> None:
-    deps.api.feedback_accepted = lambda prediction_id: not prediction_id.startswith("staging")
+    deps.api.feedback_status = lambda prediction_id: "lost" if prediction_id.startswith("staging") else "recorded"
     state = staged(deps, candidate={}, production={})
     mlops_logger = logging.getLogger("mlops")
     mlops_logger.addHandler(caplog.handler)
@@ -126,16 +141,22 @@ def test_lost_feedback_is_counted_and_logged_but_not_fatal(deps, caplog: pytest.
     assert out["passed"] is True  # the step scored the answers itself
 
 
+def test_a_duplicate_label_is_not_lost(deps) -> None:
+    deps.api.feedback_status = lambda prediction_id: "duplicate"
+    out = ab_test.run(staged(deps, candidate={}, production={}), deps)
+    assert out["feedback_lost"] == 0
+
+
 def test_missing_values_travel_as_json_null(deps) -> None:
     state = staged(deps, candidate={}, production=None)
     seen: list[dict[str, Any]] = []
-    predict = deps.api.predict
+    predict = deps.api.predict_batch
 
-    def recording(features: dict[str, Any], user_id: str) -> Any:
-        seen.append(features)
-        return predict(features, user_id)
+    def recording(records: list[dict[str, Any]], user_ids: list[str]) -> Any:
+        seen.extend(records)
+        return predict(records, user_ids)
 
-    deps.api.predict = recording
+    deps.api.predict_batch = recording
     key = state["training"]["holdout_key"]
     frame = pd.read_parquet(io.BytesIO(deps.data.objects.pop(key)))
     frame.loc[frame.index[0], "sepal_length"] = np.nan

@@ -97,7 +97,8 @@ class AbTestOutput(TypedDict):
 
     api_url: str
     production_share: float
-    requests: dict[str, int]  # per variant
+    sample_size: int  # held-out rows sent, at most the AbTestSampleSize parameter
+    requests: dict[str, int]  # rows each variant answered
     errors: dict[str, int]
     f1_macro: dict[str, float | None]
     accuracy: dict[str, float | None]

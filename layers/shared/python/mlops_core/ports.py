@@ -136,7 +136,7 @@ class DriftReporter(Protocol):
 
 
 class PredictionApi(Protocol):
-    """The deployed prediction API, as the online gate calls it."""
+    """The deployed prediction API, as the online gate calls it: in batches, each row with its own user."""
 
     @property
     def base_url(self) -> str: ...
@@ -145,12 +145,14 @@ class PredictionApi(Protocol):
         """The Production share of traffic the API routes by."""
         ...
 
-    def predict(self, features: dict[str, Any], user_id: str) -> dict[str, Any] | None:
-        """The API's answer, or None when it answered with an error (counted by the caller, never fatal)."""
+    def predict_batch(self, records: list[dict[str, Any]], user_ids: list[str]) -> list[dict[str, Any]] | None:
+        """One answer per record, in order, each with `prediction`, `prediction_id`, `variant` and
+        `model_version`; None when the API refused the batch or kept failing (counted, never fatal)."""
         ...
 
-    def feedback(self, prediction_id: str, label: str) -> bool:
-        """True once the API holds the true label of that prediction."""
+    def feedback_batch(self, items: list[tuple[str, str]]) -> list[str]:
+        """Send (prediction id, true label) pairs; per item "recorded", "duplicate", "rejected", or "lost"
+        when the API could not be reached for it."""
         ...
 
 

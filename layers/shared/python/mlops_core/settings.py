@@ -31,6 +31,7 @@ TRAINING_BUDGET_SECONDS = "TRAINING_BUDGET_SECONDS"
 TRAINING_MODELS = "TRAINING_MODELS"  # comma-separated PyCaret model ids to compare; empty = PyCaret's default set
 HOLDOUT_FRACTION = "HOLDOUT_FRACTION"
 AB_PRODUCTION_SHARE = "AB_PRODUCTION_SHARE"
+AB_TEST_SAMPLE_SIZE = "AB_TEST_SAMPLE_SIZE"  # most held-out rows the online stage sends (template: AbTestSampleSize)
 MAX_BATCH = "MAX_BATCH"  # most records one POST /predict may carry
 REPORTS_WEBSITE_URL = "REPORTS_WEBSITE_URL"
 MLFLOW_UI_URL = "MLFLOW_UI_URL"
@@ -47,6 +48,7 @@ DEFAULTS: dict[str, str] = {
     TRAINING_BUDGET_SECONDS: "120",
     HOLDOUT_FRACTION: "0.3",
     AB_PRODUCTION_SHARE: "0.5",
+    AB_TEST_SAMPLE_SIZE: "5000",
     MAX_BATCH: "1000",
 }
 

@@ -1,24 +1,46 @@
-"""PredictionApi over HTTP: the deployed API at API_URL, called as any client would call it."""
+"""PredictionApi over HTTP: the deployed API at API_URL, called as any client would call it, in batches.
+
+A slow or failing call is retried with exponential backoff and jitter (connection errors, timeouts, 429 and
+5xx), so one bad moment never kills the run; a batch that still fails after the last attempt is reported as
+such and the step counts its rows.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
+import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mlops_core.exceptions import ConfigurationError
 
-TIMEOUT_SECONDS = 30
-FEEDBACK_ATTEMPTS = 4
-FEEDBACK_RETRY_SECONDS = 0.1
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 60
+ATTEMPTS = 5
+BACKOFF_SECONDS = 0.5  # doubled after each failed attempt, with jitter
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+FEEDBACK_STATUSES = frozenset({"recorded", "duplicate", "rejected"})
 
 
 class HttpPredictionApi:
-    """The few calls the online gate makes; one requests Session reuses connections across threads."""
+    """One requests Session reuses connections across the step's threads."""
 
-    def __init__(self, base_url: str | None, *, sleep: Any = time.sleep) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        attempts: int = ATTEMPTS,
+        backoff_seconds: float = BACKOFF_SECONDS,
+    ) -> None:
         self._base_url = (base_url or "").rstrip("/")
         self._sleep = sleep
+        self._attempts = attempts
+        self._backoff = backoff_seconds
 
     @property
     def base_url(self) -> str:
@@ -33,30 +55,53 @@ class HttpPredictionApi:
         return requests.Session()
 
     def get_traffic(self) -> float:
-        response = self._session.get(f"{self.base_url}/config/traffic", timeout=TIMEOUT_SECONDS)
-        response.raise_for_status()
+        response = self._call("GET", "/config/traffic")
+        if response is None or response.status_code != 200:
+            status = "no answer" if response is None else f"HTTP {response.status_code}"
+            raise ConnectionError(f"the prediction API at {self.base_url} did not give its traffic split: {status}")
         return float(response.json()["production"])
 
-    def predict(self, features: dict[str, Any], user_id: str) -> dict[str, Any] | None:
-        response = self._session.post(
-            f"{self.base_url}/predict", json={"features": features, "user_id": user_id}, timeout=TIMEOUT_SECONDS
-        )
-        return response.json() if response.status_code == 200 else None
+    def predict_batch(self, records: list[dict[str, Any]], user_ids: list[str]) -> list[dict[str, Any]] | None:
+        response = self._call("POST", "/predict", {"instances": records, "user_ids": user_ids})
+        if response is None or response.status_code != 200:
+            return None
+        predictions = response.json().get("predictions")
+        return predictions if isinstance(predictions, list) and len(predictions) == len(records) else None
 
-    def feedback(self, prediction_id: str, label: str) -> bool:
-        """Server errors are retried: concurrent feedback transactions on one counter item can be cancelled
-        (DynamoDB's TransactionConflict), and each lost label skews the API's online statistics. A 409 means
-        an earlier attempt already recorded it."""
-        for attempt in range(FEEDBACK_ATTEMPTS):
+    def feedback_batch(self, items: list[tuple[str, str]]) -> list[str]:
+        body = {"feedback": [{"prediction_id": prediction_id, "label": label} for prediction_id, label in items]}
+        response = self._call("POST", "/feedback", body)
+        if response is None or response.status_code >= 500:
+            return ["lost"] * len(items)
+        if response.status_code != 200:
+            return ["rejected"] * len(items)
+        results = response.json().get("results") or []
+        statuses = [result.get("status") for result in results if isinstance(result, dict)]
+        if len(statuses) != len(items):
+            return ["lost"] * len(items)
+        return [status if status in FEEDBACK_STATUSES else "lost" for status in statuses]
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        """The last response, or None when every attempt failed to connect or timed out. Retries what a retry
+        can mend; a 4xx other than 429 is the caller's to read."""
+        import requests
+
+        url = f"{self.base_url}{path}"
+        response = None
+        for attempt in range(self._attempts):
             if attempt:
-                self._sleep(FEEDBACK_RETRY_SECONDS * 2 ** (attempt - 1))
-            response = self._session.post(
-                f"{self.base_url}/feedback",
-                json={"prediction_id": prediction_id, "label": label},
-                timeout=TIMEOUT_SECONDS,
+                self._sleep(self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+            try:
+                response = self._session.request(
+                    method, url, json=body, timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                log.warning("%s %s failed (attempt %d of %d): %s", method, path, attempt + 1, self._attempts, error)
+                response = None
+                continue
+            if response.status_code not in RETRIED_STATUSES:
+                return response
+            log.warning(
+                "%s %s answered %d (attempt %d of %d)", method, path, response.status_code, attempt + 1, self._attempts
             )
-            if response.status_code in (200, 409):
-                return True
-            if response.status_code < 500:
-                return False
-        return False
+        return response

@@ -1,6 +1,7 @@
-"""run_ab_test: the online gate. The held-out rows go through the running API's /predict under the configured
-traffic split, labels kept back; each variant is then scored on the rows it answered, and the labels are sent
-back through /feedback so the API's own A/B statistics measure online quality too."""
+"""run_ab_test: the online gate. Held-out rows go through the running API's /predict in batches, each row with
+its own user id so the API's sticky split spreads them over the variants, labels kept back; each variant is
+then scored on the rows it answered, and the labels go back through /feedback, in batches too, so the API's
+own A/B statistics measure online quality as well."""
 
 from __future__ import annotations
 
@@ -19,43 +20,56 @@ from mlops_core.variants import PRODUCTION, STAGING, VARIANTS
 if TYPE_CHECKING:
     from mlops_core.pipeline.deps import Deps
 
-PARALLEL_REQUESTS = 8
-UNROUTED = "unrouted"  # answers that named no known variant, and requests the API refused
+PARALLEL_REQUESTS = 4
+BATCH_ROWS = 250  # well under the API's MAX_BATCH, so one slow batch costs little to retry
+UNROUTED = "unrouted"  # rows of batches the API refused or never answered, and answers naming no variant
 
 
 def run(state: dict[str, Any], deps: Deps) -> AbTestOutput:
     ctx = run_context(state, deps)
     training, evaluation = training_output(state, deps), step_output(state, "evaluation")
     features, labels = load_holdout(deps.data, training["holdout_key"], ctx.config.target)
+    # The held-out rows are already a random stratified draw of the batch: the first ones are a fair sample.
+    sample = min(len(labels), deps.settings.ab_test_sample_size)
+    records = [_json_safe(row) for row in features.head(sample).to_dict(orient="records")]
+    labels = labels[:sample]
     api = deps.api
     share = api.get_traffic()
-    records = [_json_safe(row) for row in features.to_dict(orient="records")]
-    # One user id per row: the API's sticky hash then spreads the rows over the variants by the split.
-    user_ids = [f"{ctx.run_id}-{i}" for i in range(len(records))]
+    user_ids = [f"{ctx.run_id}-{i}" for i in range(sample)]
+    starts = range(0, sample, BATCH_ROWS)
+
+    def predict(at: int) -> list[dict[str, Any]] | None:
+        return api.predict_batch(records[at : at + BATCH_ROWS], user_ids[at : at + BATCH_ROWS])
+
     with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-        responses = list(pool.map(api.predict, records, user_ids))
+        batches = list(pool.map(predict, starts))
+    answers: list[dict[str, Any] | None] = []
+    for at, batch in zip(starts, batches, strict=True):
+        answers.extend(batch if batch is not None else [None] * len(records[at : at + BATCH_ROWS]))
 
     expected_version = {STAGING: str(training["model_version"]), PRODUCTION: evaluation.get("production_version")}
     answered: dict[str, list[tuple[str, str]]] = {v: [] for v in VARIANTS}
     errors = dict.fromkeys((*VARIANTS, UNROUTED), 0)
     requests_by_variant = dict.fromkeys(VARIANTS, 0)
     feedback: list[tuple[str, str]] = []
-    for response, label in zip(responses, labels, strict=True):
-        if response is None or response.get("variant") not in VARIANTS:
+    for answer, label in zip(answers, labels, strict=True):
+        if answer is None or answer.get("variant") not in VARIANTS:
             errors[UNROUTED] += 1
             continue
-        variant = response["variant"]
+        variant = answer["variant"]
         requests_by_variant[variant] += 1
         # A row answered by another version than the one under test (a stale API cache) says nothing of it.
-        if str(response.get("model_version")) != str(expected_version[variant]):
+        if str(answer.get("model_version")) != str(expected_version[variant]):
             errors[variant] += 1
             continue
-        answered[variant].append((label, str(response["prediction"])))
-        feedback.append((response["prediction_id"], label))
+        answered[variant].append((label, str(answer["prediction"])))
+        feedback.append((answer["prediction_id"], label))
+    chunks = [feedback[at : at + BATCH_ROWS] for at in range(0, len(feedback), BATCH_ROWS)]
     with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-        delivered = list(pool.map(lambda item: api.feedback(*item), feedback))
-    if not all(delivered):
-        log_event(step="run_ab_test", phase="warning", run_id=ctx.run_id, feedback_lost=delivered.count(False))
+        statuses = [status for chunk in pool.map(api.feedback_batch, chunks) for status in chunk]
+    lost = sum(status in ("lost", "rejected") for status in statuses)
+    if lost:
+        log_event(step="run_ab_test", phase="warning", run_id=ctx.run_id, feedback_lost=lost)
 
     scores = {v: classification_metrics(*zip(*answered[v], strict=True)) if answered[v] else None for v in VARIANTS}
     f1 = {v: None if scores[v] is None else scores[v]["f1_macro"] for v in VARIANTS}
@@ -64,11 +78,12 @@ def run(state: dict[str, Any], deps: Deps) -> AbTestOutput:
     return AbTestOutput(
         api_url=api.base_url,
         production_share=share,
+        sample_size=sample,
         requests=requests_by_variant,
         errors=errors,
         f1_macro=f1,
         accuracy=accuracy,
-        feedback_lost=delivered.count(False),
+        feedback_lost=lost,
         passed=gate.passed,
         reason=gate.reason,
     )

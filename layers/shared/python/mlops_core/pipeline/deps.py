@@ -27,6 +27,7 @@ class PipelineSettings:
     training_budget_seconds: float
     training_models: list[str] | None  # PyCaret model ids to compare; None: PyCaret's default set
     holdout_fraction: float
+    ab_test_sample_size: int = 5000  # most held-out rows the online stage sends through the API
     reports_website_url: str | None = None
     mlflow_ui_url: str | None = None
 
@@ -45,6 +46,7 @@ class PipelineSettings:
             training_budget_seconds=settings.get_float(settings.TRAINING_BUDGET_SECONDS),
             training_models=model_ids(settings.get(settings.TRAINING_MODELS)),
             holdout_fraction=settings.get_float(settings.HOLDOUT_FRACTION),
+            ab_test_sample_size=settings.get_int(settings.AB_TEST_SAMPLE_SIZE),
             reports_website_url=settings.get(settings.REPORTS_WEBSITE_URL),
             mlflow_ui_url=settings.get(settings.MLFLOW_UI_URL),
         )
