@@ -158,6 +158,25 @@ def test_an_execution_cut_off_by_a_kill_ends_failed_with_its_report(stack: Stack
     assert "stopped with the stack" not in stack.mlops("up", "--detach", timeout=600).stdout
 
 
+def test_an_mlflow_outage_degrades_the_api_instead_of_stopping_it(stack: Stack) -> None:
+    mlflow_pid = json.loads((stack.state_dir / "stack.json").read_text())["pids"]["mlflow"]
+    assert requests.get(f"{api(stack)}/health", timeout=60).json()["status"] == "ready"
+    os.kill(mlflow_pid, signal.SIGKILL)
+    # The loaded models keep serving; the health check says what is wrong, without internal addresses.
+    time.sleep(6)  # past the registry cache's re-check, so the API notices the outage
+    answers = predictions(stack)
+    assert all(version == "1" for _, version, _ in answers)
+    health = requests.get(f"{api(stack)}/health", timeout=60)
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert "registry" in health.json()["reason"] and "127.0.0.1" not in health.text
+    up = stack.mlops("up", "--detach", timeout=600)
+    assert "restarting what stopped: mlflow" in up.stdout
+    deadline = time.monotonic() + 60
+    while requests.get(f"{api(stack)}/health", timeout=60).json()["status"] != "ready":
+        assert time.monotonic() < deadline, "the API did not see MLflow come back"
+        time.sleep(1)
+
+
 def test_reset_wipes_the_stack(stack: Stack, tmp_path: Path) -> None:
     refused = stack.mlops("reset", check=False)
     assert refused.returncode == 1 and "`mlops down` first" in refused.stderr

@@ -24,6 +24,7 @@ SETTINGS = PipelineSettings(
     training_budget_seconds=30,
     training_models=["lr", "dt"],
     holdout_fraction=0.3,
+    ab_test_sample_size=5000,
     reports_website_url="http://reports.test",
     mlflow_ui_url="http://mlflow.test",
 )

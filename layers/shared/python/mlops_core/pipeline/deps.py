@@ -27,7 +27,7 @@ class PipelineSettings:
     training_budget_seconds: float
     training_models: list[str] | None  # PyCaret model ids to compare; None: PyCaret's default set
     holdout_fraction: float
-    ab_test_sample_size: int = 5000  # most held-out rows the online stage sends through the API
+    ab_test_sample_size: int  # most held-out rows the online stage sends through the API
     reports_website_url: str | None = None
     mlflow_ui_url: str | None = None
 
