@@ -142,3 +142,56 @@ def test_default_secret_prefers_the_dedicated_setting(monkeypatch: pytest.Monkey
     assert default_secret() == "key"
     monkeypatch.setenv("PREDICTION_ID_SECRET", "dedicated")
     assert default_secret() == "dedicated"
+
+
+def _spellings(prediction_id: str) -> set[str]:
+    """Other spellings a lenient base64 decoder reads as the same bytes: padding, the standard alphabet's `+`
+    and `/`, characters it skips, and every other choice of the last character (trailing bits)."""
+    payload, signature = prediction_id.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    spellings = set()
+    for part, rebuild in ((payload, lambda p: f"{p}.{signature}"), (signature, lambda s: f"{payload}.{s}")):
+        for suffix in ("=", "==", "===", "\n", " ", "."):
+            spellings.add(rebuild(part + suffix))
+        spellings.add(rebuild(part.replace("-", "+").replace("_", "/")))
+        spellings.add(rebuild(f"{part[:2]}={part[2:]}"))
+        spellings.update(rebuild(part[:-1] + char) for char in alphabet)
+    spellings.discard(prediction_id)
+    return spellings
+
+
+def test_only_the_canonical_spelling_of_an_id_is_accepted() -> None:
+    for label in ("setosa", "Iris|virginica: a.b", 3, 0.25, True):
+        genuine = make_prediction_id("production", "7", label, SECRET)
+        assert parse_prediction_id(genuine, SECRET) == ("production", "7", label)
+        others = _spellings(genuine)
+        lenient = [
+            other
+            for other in others
+            if all(
+                _lenient(part) == _lenient(real)
+                for part, real in zip(other.split(".", 1), genuine.split("."), strict=True)
+            )
+        ]
+        assert len(lenient) > 10  # the lenient decoder read each of these as the genuine id, signature and all
+        for other in lenient:
+            with pytest.raises(InvalidRequestError, match="malformed"):
+                parse_prediction_id(other, SECRET)
+        for other in others:
+            with pytest.raises(InvalidRequestError):
+                parse_prediction_id(other, SECRET)
+
+
+def _lenient(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("suffix", ["==", "="])
+def test_padding_is_refused_on_either_part(suffix: str) -> None:
+    payload, signature = make_prediction_id("staging", "2", "setosa", SECRET).split(".")
+    for spelling in (f"{payload}.{signature}{suffix}", f"{payload}{suffix}.{signature}"):
+        with pytest.raises(InvalidRequestError, match="malformed"):
+            parse_prediction_id(spelling, SECRET)

@@ -6,6 +6,11 @@ predictions get different ids (feedback is deduplicated per id). It is
 payload is `<variant code>|<version>|<nonce>|<label type>:<label>` with the label last, so it may contain any
 character.
 Labels keep their JSON type (str, int, float, bool) through the round trip.
+
+Parsing is strict: each part must be the canonical encoding of its bytes (the URL-safe alphabet only, no
+padding, zero trailing bits), so every genuine id has exactly one accepted spelling and the id itself can key
+feedback de-duplication. A lenient base64 decoder accepts thousands of spellings of one id (`==` appended,
+`+` for `-`, stray characters, other trailing bits).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ _NONCE_BYTES = 9  # 72 random bits: collisions are negligible at any prediction 
 _VARIANT_CODES: dict[str, str] = {PRODUCTION: "p", STAGING: "s"}
 _VARIANTS_BY_CODE = {code: variant for variant, code in _VARIANT_CODES.items()}
 _VERSION = re.compile(r"^[0-9]{1,12}$")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _FIELD = "prediction_id"
 
 
@@ -83,8 +89,8 @@ def make_prediction_ids(variant: str, version: str | int, predicted_labels: Iter
 
 def parse_prediction_id(prediction_id: object, secret: str) -> tuple[Variant, str, Label]:
     """(variant, version, predicted_label) of a genuine id. Raises InvalidRequestError(field="prediction_id")
-    for anything malformed, and for ids whose signature does not verify (forged, altered, or signed with
-    another secret)."""
+    for anything malformed, a spelling other than the canonical one included, and for ids whose signature does
+    not verify (forged, altered, or signed with another secret)."""
     if not isinstance(prediction_id, str) or not prediction_id:
         raise InvalidRequestError("prediction_id must be a non-empty string", field=_FIELD)
     if len(prediction_id) > MAX_ID_CHARS:
@@ -126,9 +132,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    if not text or not text.isascii():
+    """The bytes of `text` when it is their canonical unpadded base64url encoding; ValueError otherwise."""
+    if not _BASE64URL.fullmatch(text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:  # non-zero trailing bits, or a length no encoding has
+        raise ValueError("not the canonical encoding")
+    return data
 
 
 def _encode_label(label: object) -> str:
