@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -324,3 +325,195 @@ def test_feedback_gives_up_after_repeated_conflicts() -> None:
     with pytest.raises(client.exceptions.TransactionCanceledException):
         store.record_feedback(make_prediction_id("staging", "3", "setosa", SECRET), "setosa")
     assert calls[0] == 5
+
+
+# feedback in batches
+class SpyClient:
+    """The DynamoDB client, with every TransactWriteItems call's actions kept (the ones cancelled too)."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+        self.transactions: list[list[dict]] = []
+
+    def transact_write_items(self, **kwargs: object) -> object:
+        self.transactions.append(list(kwargs["TransactItems"]))  # type: ignore[call-overload]
+        return self._client.transact_write_items(**kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+
+@pytest.fixture
+def spy(dynamodb_table: str) -> Iterator[tuple[AbStore, SpyClient]]:
+    client = SpyClient(boto3.client("dynamodb"))
+    store = AbStore(secret=SECRET, client=client)  # type: ignore[arg-type]
+    yield store, client
+    store.close()
+
+
+def staging_ids(labels: list[str], version: str = "4") -> list[str]:
+    return [make_prediction_id("staging", version, label, SECRET) for label in labels]
+
+
+def statuses(results: list[dict]) -> list[str]:
+    return [result["status"] for result in results]
+
+
+def test_a_feedback_batch_records_counts_duplicates_and_rejects_each_item_in_order(store: AbStore) -> None:
+    fresh, again, taken, bad_label = staging_ids(["setosa", "virginica", "setosa", "setosa"])
+    store.record_feedback(taken, "setosa")
+    forged = make_prediction_id("staging", "4", "setosa", "another-secret")
+    results = store.record_feedback_batch(
+        [
+            (fresh, "setosa"),
+            (taken, "setosa"),
+            (forged, "setosa"),
+            (again, "versicolor"),
+            (bad_label, ""),
+            (fresh, "virginica"),  # the same id again in this batch: the first item's label stands
+            (bad_label, "virginica"),  # the rejected item above did not consume the id
+        ]
+    )
+    assert statuses(results) == ["recorded", "duplicate", "rejected", "recorded", "rejected", "duplicate", "recorded"]
+    assert [result["prediction_id"] for result in results] == [fresh, taken, forged, again, bad_label, fresh, bad_label]
+    assert results[2]["error"] == "prediction_id does not verify: forged or issued elsewhere"
+    assert "label must be" in results[4]["error"]
+    assert all(("error" in result) == (result["status"] == "rejected") for result in results)
+    staging = store.stats()["variants"]["staging"]
+    assert staging["labelled"] == 4  # taken before, then fresh, again and bad_label
+    assert staging["confusion"] == {
+        "labels": ["setosa", "versicolor", "virginica"],
+        "matrix": [[2, 0, 0], [0, 0, 1], [1, 0, 0]],
+    }
+
+
+def test_labels_outside_the_models_classes_are_refused_when_the_version_is_known(store: AbStore) -> None:
+    classes = {"4": ["setosa", "versicolor", "virginica"], "5": [0, 1, 2]}
+    known, numeric, retired = staging_ids(["setosa", "setosa"]) + staging_ids(["setosa"], "3")
+    numeric = make_prediction_id("staging", "5", 1, SECRET)
+    with pytest.raises(InvalidRequestError, match="label 'dog' is not a class of the model v4") as error:
+        store.record_feedback(known, "dog", classes_of=classes.get)
+    assert error.value.field == "label"
+    results = store.record_feedback_batch(
+        [(known, "Setosa"), (numeric, "1"), (retired, "dog"), (known, "setosa")], classes_of=classes.get
+    )
+    assert statuses(results) == ["rejected", "recorded", "recorded", "recorded"]  # 1 and "1" are one class
+    assert results[0]["error"] == (
+        "label 'Setosa' is not a class of the model v4: its classes are \"['setosa', 'versicolor', 'virginica']\""
+    )
+
+
+def test_a_batch_larger_than_a_transaction_is_written_in_chunks_of_at_most_100_actions(
+    spy: tuple[AbStore, SpyClient],
+) -> None:
+    store, client = spy
+    labels = ["setosa", "versicolor", "virginica"]
+    items = [
+        (make_prediction_id(("production", "staging")[i % 2], "1", labels[i % 3], SECRET), labels[(i // 3) % 3])
+        for i in range(250)
+    ]
+    earlier = [0, 97, 98, 150, 249]  # in each chunk's first, last or middle places
+    for index in earlier:
+        store.record_feedback(*items[index])
+    client.transactions.clear()
+
+    results = store.record_feedback_batch(items)
+
+    assert [i for i, status in enumerate(statuses(results)) if status == "duplicate"] == earlier
+    assert statuses(results).count("recorded") == 245
+    # Three chunks of 98, 98 and 54 markers plus two counter updates; each chunk was cancelled once, naming its
+    # duplicates, and sent again without them.
+    assert [len(actions) for actions in client.transactions] == [100, 98, 100, 98, 56, 55]
+    for actions in client.transactions:
+        updates = [action["Update"]["Key"]["sk"]["S"] for action in actions if "Update" in action]
+        assert sorted(updates) == ["production", "staging"]  # one ADD per counter item
+        keys = [action["Put"]["Item"]["pk"]["S"] for action in actions if "Put" in action]
+        assert len(set(keys)) == len(keys)
+    variants = store.stats()["variants"]
+    assert variants["production"]["labelled"] + variants["staging"]["labelled"] == 250
+    expected: dict[tuple[str, str, str], int] = {}
+    for variant_index, (_, label) in enumerate(items):
+        predicted = labels[variant_index % 3]
+        key = (("production", "staging")[variant_index % 2], label, predicted)
+        expected[key] = expected.get(key, 0) + 1
+    for variant in ("production", "staging"):
+        confusion = variants[variant]["confusion"]
+        cells = {
+            (variant, true, predicted): count
+            for i, true in enumerate(confusion["labels"])
+            for j, predicted in enumerate(confusion["labels"])
+            if (count := confusion["matrix"][i][j])
+        }
+        assert cells == {key: count for key, count in expected.items() if key[0] == variant}
+
+
+def test_re_spelled_ids_are_never_recorded_twice(store: AbStore) -> None:
+    prediction_id = make_prediction_id("production", "1", "setosa", SECRET)
+    store.record_feedback(prediction_id, "setosa")
+    payload, signature = prediction_id.split(".")
+    spellings = [f"{prediction_id}==", f"{prediction_id}=", f"{payload}==.{signature}", f"{prediction_id}\n"]
+    spellings += [f"{payload}.{signature[:-1]}{char}" for char in "ABCDEFGHIJKLMNOP" if char != signature[-1]]
+    for spelling in spellings:
+        with pytest.raises((InvalidRequestError, DuplicateFeedbackError)):
+            store.record_feedback(spelling, "setosa")
+    results = store.record_feedback_batch([(spelling, "setosa") for spelling in spellings])
+    assert set(statuses(results)) <= {"rejected", "duplicate"}
+    assert store.stats()["variants"]["production"]["labelled"] == 1
+
+
+def test_batch_transactions_cancelled_by_a_conflict_are_retried() -> None:
+    client, calls = _conflicting_client(conflicts=2)
+    store = AbStore("ab", client=client, secret=SECRET)
+    results = store.record_feedback_batch([(prediction_id, "setosa") for prediction_id in staging_ids(["setosa"] * 3)])
+    assert statuses(results) == ["recorded"] * 3
+    assert calls[0] == 3
+
+
+@pytest.fixture
+def serialised_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's in-process DynamoDB is not thread-safe (a transaction deep-copies the table another thread writes);
+    DynamoDB serialises conflicting writes, and so does one lock here, as the emulator's patch does."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+        def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query"):
+        monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+
+
+def test_overlapping_batches_from_many_threads_count_every_label_exactly_once(
+    serialised_dynamodb: None, dynamodb_table: str
+) -> None:
+    labels = ["setosa", "versicolor", "virginica"]
+    items = [(make_prediction_id("production", "1", labels[i % 3], SECRET), labels[i % 2]) for i in range(120)]
+    barrier = threading.Barrier(6)
+    outcomes: list[list[dict]] = [[] for _ in range(6)]
+
+    def work(thread: int) -> None:
+        store = AbStore(secret=SECRET)  # one per thread, as each Lambda instance has its own
+        barrier.wait()
+        for start in range(thread * 10, 120, 60):  # windows of 50 that overlap the other threads'
+            outcomes[thread].extend(store.record_feedback_batch(items[start : start + 50]))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    recorded = [result["prediction_id"] for results in outcomes for result in results if result["status"] == "recorded"]
+    assert sorted(recorded) == sorted(prediction_id for prediction_id, _ in items)  # each exactly once
+    assert {result["status"] for results in outcomes for result in results} == {"recorded", "duplicate"}
+    production = AbStore(secret=SECRET).stats()["variants"]["production"]
+    assert production["labelled"] == 120
+    expected = [[0] * 3 for _ in labels]
+    for i in range(120):
+        expected[labels.index(labels[i % 2])][i % 3] += 1
+    assert production["confusion"] == {"labels": labels, "matrix": expected}

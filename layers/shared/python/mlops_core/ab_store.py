@@ -7,11 +7,16 @@ Items (key pk, sk):
   requests, rows, errors, `lat|<i>` (latency histogram bucket i over LATENCY_EDGES_MS) and `cm|<true>|<pred>`
   (confusion counts from feedback; labels percent-encoded so `|` cannot clash).
 - ("feedback#<prediction id>", "feedback"): marks a prediction as labelled (expires after FEEDBACK_TTL_DAYS).
+  prediction_ids accepts an id in its one canonical spelling only, so the raw id is a sound dedupe key.
 
 Recording a prediction costs no DynamoDB call: StatsRecorder sums counters in memory and flushes them as one
 UpdateItem ADD per variant, from a background thread every `flush_interval_seconds`, on flush() and at exit.
 Counts still in memory when a Lambda instance is frozen for good are lost: the API flushes before reading
 stats, and at most about one interval of traffic per instance is at risk.
+
+Recording feedback writes each label's marker and its confusion count in one transaction, so a label is never
+marked without being counted nor counted twice. A batch takes one TransactWriteItems call per chunk of up to
+MAX_TRANSACTION_ACTIONS actions (one Put per marker, one ADD per counter item with the chunk's summed counts).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -31,7 +37,8 @@ from urllib.parse import quote, unquote
 
 from mlops_core import settings
 from mlops_core.exceptions import DuplicateFeedbackError, InvalidRequestError
-from mlops_core.prediction_ids import default_secret, parse_prediction_id
+from mlops_core.prediction_ids import MAX_ID_CHARS, Label, default_secret, parse_prediction_id
+from mlops_core.quoting import clip, echo
 from mlops_core.routing import validate_share
 from mlops_core.variants import VARIANTS
 
@@ -46,6 +53,16 @@ PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 _TRANSACTION_ATTEMPTS = 5
 FEEDBACK_TTL_DAYS = 30
 MAX_LABEL_CHARS = 256
+# DynamoDB's limit on one TransactWriteItems call, which also allows one action per item: a chunk of feedback
+# leaves room for one counter update per variant.
+MAX_TRANSACTION_ACTIONS = 100
+_MARKERS_PER_TRANSACTION = MAX_TRANSACTION_ACTIONS - len(VARIANTS)
+MAX_REASON_CHARS = 500
+# What became of each label of a batch.
+RECORDED, DUPLICATE, REJECTED = "recorded", "duplicate", "rejected"
+
+ClassesOf = Callable[[str], Sequence[object] | None]
+"""The classes of a model version, or None when they are not known (its labels then go unchecked)."""
 
 log = logging.getLogger(__name__)
 _CONFIG = "config"
@@ -250,53 +267,62 @@ class AbStore:
         """Stop the background flusher after a last flush."""
         self.recorder.close()
 
-    def record_feedback(self, prediction_id: object, label: object) -> dict[str, Any]:
+    def record_feedback(
+        self, prediction_id: object, label: object, *, classes_of: ClassesOf | None = None
+    ) -> dict[str, Any]:
         """Count the true `label` of a prediction in its variant's confusion counts, once per prediction id.
 
         InvalidRequestError for a malformed or forged id (field "prediction_id") or a bad label (field
-        "label"); DuplicateFeedbackError when the id already has a label. The dedupe marker and the counter
-        are written in one transaction, so a label is never marked without being counted.
-        Returns {"prediction_id", "variant", "model_version", "predicted", "label", "correct"}.
+        "label"), a label outside `classes_of(version)` included when that is known; DuplicateFeedbackError
+        when the id already has a label. Returns {"prediction_id", "variant", "model_version", "predicted",
+        "label", "correct"}.
         """
-        variant, version, predicted = parse_prediction_id(prediction_id, self._secret)
-        true_key, predicted_key = _label_key(label, "label"), _label_key(predicted, "prediction_id")
-        now = time.time()
-        marker = {
-            "pk": {"S": f"feedback#{prediction_id}"},
-            "sk": {"S": "feedback"},
-            "variant": {"S": variant},
-            "model_version": {"S": version},
-            "predicted": {"S": predicted_key},
-            "label": {"S": true_key},
-            "recorded_at": {"S": _iso(now)},
-            "expires_at": {"N": str(int(now) + FEEDBACK_TTL_DAYS * 86400)},
-        }
-        items = [
-            {"Put": {"TableName": self.table_name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Update": self._add_update(variant, {_confusion_attribute(true_key, predicted_key): 1})},
-        ]
-        for attempt in range(_TRANSACTION_ATTEMPTS):
-            try:
-                self.client.transact_write_items(TransactItems=items)
-                break
-            except self.client.exceptions.TransactionCanceledException as exc:
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    message = f"feedback for prediction {prediction_id} was already recorded"
-                    raise DuplicateFeedbackError(message) from None
-                # Concurrent feedback for one variant touches the same counter item; DynamoDB cancels the
-                # losers with TransactionConflict, and the SDK does not retry cancelled transactions.
-                if "TransactionConflict" not in reasons or attempt == _TRANSACTION_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        labelled = self._verified(0, prediction_id, label, classes_of, {}, time.time())
+        if self._write_labels([labelled]):
+            raise DuplicateFeedbackError(f"feedback for prediction {prediction_id} was already recorded")
         return {
             "prediction_id": prediction_id,
-            "variant": variant,
-            "model_version": version,
-            "predicted": predicted,
+            "variant": labelled.variant,
+            "model_version": labelled.version,
+            "predicted": labelled.predicted,
             "label": label,
-            "correct": true_key == predicted_key,
+            "correct": labelled.correct,
         }
+
+    def record_feedback_batch(
+        self, items: Sequence[tuple[object, object]], *, classes_of: ClassesOf | None = None
+    ) -> list[dict[str, Any]]:
+        """record_feedback for each (prediction_id, label), in few transactions; one outcome per item, in order:
+        {"prediction_id", "status": RECORDED | DUPLICATE | REJECTED, "error" (REJECTED only)}.
+
+        An item is rejected for what record_feedback refuses with InvalidRequestError (the reason in "error"),
+        a duplicate when its id already has a label or an earlier item of the batch labels it. The table's
+        errors are raised; the chunks written before one failed stay written, so sending the batch again
+        answers those labels as duplicates.
+        """
+        results: list[dict[str, Any]] = [{} for _ in items]
+        pending: list[_Label] = []
+        seen: set[str] = set()
+        class_keys: dict[str, frozenset[str] | None] = {}
+        now = time.time()
+        for index, (prediction_id, label) in enumerate(items):
+            try:
+                labelled = self._verified(index, prediction_id, label, classes_of, class_keys, now)
+            except InvalidRequestError as error:
+                results[index] = _outcome(prediction_id, REJECTED, str(error))
+                continue
+            if labelled.prediction_id in seen:
+                results[index] = _outcome(prediction_id, DUPLICATE)
+                continue
+            seen.add(labelled.prediction_id)
+            pending.append(labelled)
+        duplicates: set[int] = set()
+        for start in range(0, len(pending), _MARKERS_PER_TRANSACTION):
+            duplicates |= self._write_labels(pending[start : start + _MARKERS_PER_TRANSACTION])
+        for labelled in pending:
+            status = DUPLICATE if labelled.index in duplicates else RECORDED
+            results[labelled.index] = _outcome(labelled.prediction_id, status)
+        return results
 
     def stats(self) -> dict[str, Any]:
         """Flushes this process's counts, then returns {"production_share", "reset_at", "reset_by",
@@ -337,6 +363,85 @@ class AbStore:
         return done
 
     # internals
+    def _verified(
+        self,
+        index: int,
+        prediction_id: object,
+        label: object,
+        classes_of: ClassesOf | None,
+        class_keys: dict[str, frozenset[str] | None],
+        now: float,
+    ) -> _Label:
+        """The label ready to write, or InvalidRequestError naming "prediction_id" or "label"."""
+        variant, version, predicted = parse_prediction_id(prediction_id, self._secret)
+        true_key, predicted_key = _label_key(label, "label"), _label_key(predicted, "prediction_id")
+        if classes_of is not None:
+            if version not in class_keys:
+                classes = classes_of(version)
+                class_keys[version] = None if classes is None else frozenset(map(_class_key, classes))
+            keys = class_keys[version]
+            if keys is not None and true_key not in keys:
+                raise InvalidRequestError(
+                    f"label {echo(label)} is not a class of the model v{version}: its classes are {echo(sorted(keys))}",
+                    field="label",
+                )
+        prediction_id = str(prediction_id)  # parse_prediction_id accepted a string
+        marker = {
+            "pk": {"S": f"feedback#{prediction_id}"},
+            "sk": {"S": "feedback"},
+            "variant": {"S": variant},
+            "model_version": {"S": version},
+            "predicted": {"S": predicted_key},
+            "label": {"S": true_key},
+            "recorded_at": {"S": _iso(now)},
+            "expires_at": {"N": str(int(now) + FEEDBACK_TTL_DAYS * 86400)},
+        }
+        cell = _confusion_attribute(true_key, predicted_key)
+        return _Label(index, prediction_id, variant, version, predicted, true_key == predicted_key, marker, cell)
+
+    def _write_labels(self, chunk: list[_Label]) -> set[int]:
+        """Write the markers and counts of at most _MARKERS_PER_TRANSACTION labels; the indices of the labels
+        whose id already had a marker (duplicates, neither marked nor counted again)."""
+        duplicates: set[int] = set()
+        conflicts = 0
+        while chunk:
+            try:
+                self.client.transact_write_items(TransactItems=self._label_actions(chunk))
+                break
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+                # The markers come first, in chunk order: a failed condition is an id that has a label already.
+                taken = {i for i, code in enumerate(reasons[: len(chunk)]) if code == "ConditionalCheckFailed"}
+                if taken:
+                    duplicates.update(chunk[i].index for i in taken)
+                    chunk = [labelled for i, labelled in enumerate(chunk) if i not in taken]
+                    continue  # the rest again, with the counts summed anew
+                # Concurrent feedback for one variant touches the same counter item; DynamoDB cancels the
+                # losers with TransactionConflict, and the SDK does not retry cancelled transactions.
+                conflicts += 1
+                if "TransactionConflict" not in reasons or conflicts == _TRANSACTION_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, 0.02 * 2 ** (conflicts - 1)))
+        return duplicates
+
+    def _label_actions(self, chunk: list[_Label]) -> list[dict[str, Any]]:
+        """One conditional Put per marker, then one ADD per variant's counter item with the chunk's counts."""
+        counts: dict[str, dict[str, int]] = {}
+        for labelled in chunk:
+            cells = counts.setdefault(labelled.variant, {})
+            cells[labelled.cell] = cells.get(labelled.cell, 0) + 1
+        marker_puts = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": labelled.marker,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for labelled in chunk
+        ]
+        return marker_puts + [{"Update": self._add_update(variant, cells)} for variant, cells in counts.items()]
+
     def _add_counts(self, variant: str, counts: dict[str, int]) -> None:
         self.client.update_item(**self._add_update(variant, counts))
 
@@ -371,6 +476,28 @@ class AbStore:
             if "LastEvaluatedKey" not in page:
                 return items
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@dataclass(frozen=True)
+class _Label:
+    """A verified label of one prediction, ready to write: its marker item and its confusion cell."""
+
+    index: int  # its place in the batch
+    prediction_id: str
+    variant: str
+    version: str
+    predicted: Label
+    correct: bool
+    marker: dict[str, Any]
+    cell: str
+
+
+def _outcome(prediction_id: object, status: str, error: str | None = None) -> dict[str, Any]:
+    text = prediction_id if isinstance(prediction_id, str) else repr(prediction_id)
+    outcome: dict[str, Any] = {"prediction_id": clip(text, MAX_ID_CHARS), "status": status}
+    if error is not None:
+        outcome["error"] = clip(error, MAX_REASON_CHARS)
+    return outcome
 
 
 def variant_stats(counters: dict[str, int], edges: tuple[float, ...] = LATENCY_EDGES_MS) -> dict[str, Any]:
@@ -409,6 +536,13 @@ def _numbers(item: dict[str, Any]) -> dict[str, int]:
 
 def _confusion_attribute(true_key: str, predicted_key: str) -> str:
     return f"{_CONFUSION}{quote(true_key, safe='')}|{quote(predicted_key, safe='')}"
+
+
+def _class_key(label: object) -> str:
+    try:
+        return _label_key(label, "label")
+    except InvalidRequestError:  # a class no label can name (an empty string): it matches nothing
+        return ""
 
 
 def _label_key(label: object, field: str) -> str:
