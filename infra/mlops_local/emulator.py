@@ -131,7 +131,14 @@ class EmulatorServer:
             LOG.info("restored the emulator's state from %s", snapshots.path)
 
         def wrap(app: Any) -> Any:
-            return DurableApp(app, gate, committer) if self.persist else app
+            from mlops_local import api_gateway_cloudformation
+            from mlops_local.api_gateway import ApiGateway
+
+            # The deployed REST APIs answer on this port. The gateway sits outside DurableApp: a request to the
+            # user API is not a state write and never waits for a snapshot (what its function writes comes
+            # back as requests of their own). A stack's API needs its Stage, and updates, in CloudFormation.
+            api_gateway_cloudformation.apply()
+            return ApiGateway(DurableApp(app, gate, committer) if self.persist else app, self._executor)
 
         self._server = _moto_server(self.host, self.port, wrap)
         self._server.start()

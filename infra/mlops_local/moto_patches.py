@@ -204,6 +204,25 @@ SEAMS: tuple[Seam, ...] = (
     Seam(f"{_SFN}.parser.api.HistoryEventType.ExecutionFailed"),
     Seam("moto.s3.models.FakeKey.value"),
     Seam("moto.s3.models.FakeKey.__setstate__", ("state",)),
+    # The API Gateway in front (mlops_local.api_gateway): a stage's API, resources and integration, read in the
+    # shapes of the API Gateway API; and a stack's REST API stage and updates (mlops_local.api_gateway_cloudformation).
+    Seam("moto.core.base_backend.BackendDict.iter_backends", ("self",)),
+    Seam("moto.apigateway.models.APIGatewayBackend.get_rest_api", ("function_id",)),
+    Seam("moto.apigateway.models.APIGatewayBackend.get_stage", ("function_id", "stage_name")),
+    Seam("moto.apigateway.models.APIGatewayBackend.get_resources", ("function_id",)),
+    Seam("moto.apigateway.models.RestAPI.to_dict", ("self",)),
+    Seam("moto.apigateway.models.Stage.to_json", ("self",)),
+    Seam("moto.apigateway.models.Resource.to_dict", ("self",)),
+    Seam("moto.apigateway.models.Deployment.to_json", ("self",)),
+    Seam("moto.apigateway.exceptions.RestAPINotFound"),
+    Seam("moto.apigateway.exceptions.StageNotFoundException"),
+    Seam(
+        "moto.apigateway.models.APIGatewayBackend.create_stage",
+        ("function_id", "stage_name", "deploymentId", "variables", "description", "tags", "tracing_enabled"),
+    ),
+    Seam("moto.apigateway.models.APIGatewayBackend.delete_stage", ("function_id", "stage_name")),
+    Seam("moto.apigateway.models.RestAPI.update_from_cloudformation_json", _CFN_UPDATE, classmethod=True),
+    Seam("moto.apigateway.models.APIGatewayBackend.update_rest_api", ("function_id", "patch_operations")),
 )
 
 
