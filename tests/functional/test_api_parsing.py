@@ -106,6 +106,33 @@ def test_bad_predict_bodies(body, field, match) -> None:
         parse_predict_request(body, max_batch=2)
 
 
+def test_a_batch_may_carry_one_user_id_per_instance() -> None:
+    batch = parse_predict_request({"instances": [{"a": 1}, {"a": 2}], "user_ids": ["u-1", 7]}, 2, "header")
+    assert (batch.user_ids, batch.user_id) == (["u-1", "7"], None)
+    assert parse_predict_request({"instances": [{"a": 1}]}, 2).user_ids is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "match"),
+    [
+        ({"instances": [{}, {}], "user_ids": ["a"]}, "user_ids", "1 entries for 2 instances"),
+        ({"instances": [{}], "user_ids": ["a", "b"]}, "user_ids", "2 entries for 1 instances"),
+        ({"instances": [{}], "user_ids": "a"}, "user_ids", "must be an array, not a string"),
+        ({"instances": [{}], "user_ids": None}, "user_ids", "must be an array, not null"),
+        ({"instances": [{}, {}], "user_ids": ["a", True]}, "user_ids[1]", "string or an integer"),
+        ({"instances": [{}, {}], "user_ids": ["a", None]}, "user_ids[1]", "string or an integer"),
+        ({"instances": [{}, {}], "user_ids": ["", "b"]}, "user_ids[0]", "1 to 256"),
+        ({"instances": [{}, {}], "user_ids": ["a", "u" * 257]}, "user_ids[1]", "1 to 256"),
+        ({"instances": [{}], "user_ids": ["a"], "user_id": "a"}, "user_ids", "not both"),
+        ({"features": {}, "user_ids": ["a"]}, "user_ids", "goes with 'instances'"),
+        ({"instances": [{}, {}, {}], "user_ids": ["a", "b", "c"]}, "instances", "over the limit of 2"),
+    ],
+)
+def test_bad_user_ids_name_the_field(body, field, match) -> None:
+    with invalid(field, match):
+        parse_predict_request(body, max_batch=2)
+
+
 # features against the signature
 def good_record(**changes):
     return {"length": 1.5, "count": 3, "island": "Biscoe", "flag": True, **changes}

@@ -19,11 +19,15 @@ MAX_LABEL_LENGTH = 256
 
 @dataclass(frozen=True)
 class PredictRequest:
-    """One record (`batch` False) or a batch of records, already checked for shape but not for features."""
+    """One record (`batch` False) or a batch of records, already checked for shape but not for features.
+
+    `user_id` routes the whole request; `user_ids` (a batch only) routes each record by its own key.
+    """
 
     records: list[dict[str, Any]]
     batch: bool
     user_id: str | None = None
+    user_ids: list[str] | None = None
 
     def field_prefix(self, index: int) -> str:
         return f"instances[{index}]" if self.batch else "features"
@@ -71,8 +75,9 @@ def require_object(body: Any, allowed: frozenset[str] | None = None) -> dict[str
 
 
 def parse_predict_request(body: Any, max_batch: int, header_user_id: str | None = None) -> PredictRequest:
-    """`{"features": {...}}` or `{"instances": [{...}, ...]}`, with an optional `user_id` for sticky routing."""
-    obj = require_object(body, frozenset({"features", "instances", "user_id"}))
+    """`{"features": {...}}` or `{"instances": [{...}, ...]}`, with an optional `user_id` for sticky routing, or
+    for a batch `user_ids`, one per instance."""
+    obj = require_object(body, frozenset({"features", "instances", "user_id", "user_ids"}))
     user_id = _user_id(obj["user_id"]) if "user_id" in obj else _user_id_header(header_user_id)
     if ("features" in obj) == ("instances" in obj):
         raise InvalidRequestError("send exactly one of 'features' (one record) or 'instances' (a batch)", "features")
@@ -80,20 +85,34 @@ def parse_predict_request(body: Any, max_batch: int, header_user_id: str | None 
         features = obj["features"]
         if not isinstance(features, dict):
             raise InvalidRequestError(f"'features' must be an object, not {_json_type(features)}", "features")
+        if "user_ids" in obj:
+            raise InvalidRequestError("'user_ids' goes with 'instances': one record takes 'user_id'", "user_ids")
         return PredictRequest([features], batch=False, user_id=user_id)
-    instances = obj["instances"]
-    if not isinstance(instances, list):
-        raise InvalidRequestError(f"'instances' must be an array, not {_json_type(instances)}", "instances")
-    if not instances:
-        raise InvalidRequestError("'instances' is empty: send at least one record", "instances")
-    if len(instances) > max_batch:
-        raise InvalidRequestError(f"batch of {len(instances)} records is over the limit of {max_batch}", "instances")
+    instances = _batch(obj, "instances", max_batch, "records")
     for index, record in enumerate(instances):
         if not isinstance(record, dict):
             raise InvalidRequestError(
                 f"each instance must be an object, not {_json_type(record)}", f"instances[{index}]"
             )
-    return PredictRequest(instances, batch=True, user_id=user_id)
+    if "user_ids" not in obj:
+        return PredictRequest(instances, batch=True, user_id=user_id)
+    if "user_id" in obj:
+        raise InvalidRequestError(
+            "send 'user_id' (one key for the batch) or 'user_ids' (one each), not both", "user_ids"
+        )
+    user_ids = obj["user_ids"]
+    if not isinstance(user_ids, list):
+        raise InvalidRequestError(f"'user_ids' must be an array, not {_json_type(user_ids)}", "user_ids")
+    if len(user_ids) != len(instances):
+        raise InvalidRequestError(
+            f"'user_ids' has {len(user_ids)} entries for {len(instances)} instances: send one per instance",
+            "user_ids",
+        )
+    return PredictRequest(
+        instances,
+        batch=True,
+        user_ids=[_user_id(value, f"user_ids[{index}]") for index, value in enumerate(user_ids)],
+    )
 
 
 def parse_traffic_request(body: Any) -> Any:
@@ -126,6 +145,18 @@ def parse_feedback_request(body: Any) -> tuple[str, str | int | float | bool]:
     return prediction_id, label
 
 
+def _batch(obj: dict[str, Any], key: str, max_batch: int, what: str) -> list[Any]:
+    """The non-empty array under `key`, of at most `max_batch` items."""
+    items = obj[key]
+    if not isinstance(items, list):
+        raise InvalidRequestError(f"'{key}' must be an array, not {_json_type(items)}", key)
+    if not items:
+        raise InvalidRequestError(f"'{key}' is empty: send at least one item", key)
+    if len(items) > max_batch:
+        raise InvalidRequestError(f"batch of {len(items)} {what} is over the limit of {max_batch}", key)
+    return items
+
+
 @dataclass(frozen=True)
 class ManagementRequest:
     actor: str
@@ -148,12 +179,12 @@ def _text(obj: dict[str, Any], key: str, default: str) -> str:
     return value.strip()
 
 
-def _user_id(value: Any) -> str:
+def _user_id(value: Any, field: str = "user_id") -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidRequestError("'user_id' must be a string or an integer", "user_id")
+        raise InvalidRequestError(f"'{field}' must be a string or an integer", field)
     text = str(value)
     if not text or len(text) > MAX_USER_ID_LENGTH:
-        raise InvalidRequestError(f"'user_id' must have 1 to {MAX_USER_ID_LENGTH} characters", "user_id")
+        raise InvalidRequestError(f"'{field}' must have 1 to {MAX_USER_ID_LENGTH} characters", field)
     return text
 
 

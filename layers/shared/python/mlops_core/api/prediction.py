@@ -1,7 +1,8 @@
-"""The prediction service: route a request to Production or Staging, validate it, predict, count it."""
+"""The prediction service: route a request (or each row) to Production or Staging, validate it, predict, count it."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -13,7 +14,7 @@ from mlops_core.api.exceptions import RegistryUnavailableError
 from mlops_core.api.features import FeatureSchema, to_frame, validate_records
 from mlops_core.api.parsing import PredictRequest
 from mlops_core.exceptions import NoModelError
-from mlops_core.prediction_ids import make_prediction_id
+from mlops_core.prediction_ids import make_prediction_ids
 from mlops_core.routing import choose_variant
 from mlops_core.variants import PRODUCTION, STAGING, VARIANTS
 
@@ -99,48 +100,98 @@ class PredictionService:
         return models
 
     def predict(self, request: PredictRequest) -> dict[str, Any]:
+        """The prediction(s) for a request. Each variant its rows were routed to counts one request, its rows
+        and, when its model fails, an error; a request refused as invalid counts nothing."""
         started = self._clock()
         models = self.available_models()
         if not models:
             raise NoModelError("no model registered yet: run the pipeline to train and promote one")
-        variant = choose_variant(
-            self._production_share(),
-            key=request.user_id,
-            rng=self._rng,
-            has_production=PRODUCTION in models,
-            has_staging=STAGING in models,
-        )
-        model = models[variant]
-        rows = len(request.records)
-        try:
-            response = self._predict_with(model, variant, request)
-        except Exception:
-            self._recorder.record(variant, rows=rows, latency_ms=self._elapsed_ms(started), error=True)
-            raise
-        self._recorder.record(variant, rows=rows, latency_ms=self._elapsed_ms(started))
-        return response
-
-    def _predict_with(self, model: Model, variant: str, request: PredictRequest) -> dict[str, Any]:
-        schema = self._schema(variant, model)
-        prefixes = [request.field_prefix(index) for index in range(len(request.records))]
-        frame = to_frame(validate_records(request.records, schema, prefixes), schema)
-        labels, probabilities = _labels_and_probabilities(model, frame)
-        class_names = [str(label) for label in model.classes]
-        items = []
-        for row, label in enumerate(labels):
-            items.append(
-                {
-                    "prediction": label,
-                    "probabilities": None
-                    if probabilities is None
-                    else dict(zip(class_names, probabilities[row].tolist(), strict=True)),
-                    "prediction_id": make_prediction_id(variant, model.version, label, self._secret),
-                }
+        groups = self._route(request, models)
+        frames = self._frames(request, models, groups)  # an invalid request is refused here, before any count
+        prepared_ms = self._elapsed_ms(started)
+        answers: dict[str, list[dict[str, Any]]] = {}
+        failure: Exception | None = None
+        for variant in groups:
+            # Each variant's latency is the request's shared part plus its own model's work, not the other's.
+            begun = self._clock()
+            try:
+                answers[variant] = self._answer(models[variant], variant, frames[variant])
+            except Exception as error:
+                failure = failure or error
+            latency_ms = prepared_ms + self._elapsed_ms(begun)
+            self._recorder.record(
+                variant, rows=len(groups[variant]), latency_ms=latency_ms, error=variant not in answers
             )
-        common = {"variant": variant, "model_version": str(model.version)}
-        if request.batch:
-            return {"predictions": items, **common}
-        return {**items[0], **common}
+        if failure is not None:
+            raise failure
+        if not request.batch:
+            return next(iter(answers.values()))[0]
+        items: list[dict[str, Any] | None] = [None] * len(request.records)
+        for variant, rows in groups.items():
+            for row, item in zip(rows, answers[variant], strict=True):
+                items[row] = item
+        if request.user_ids is not None:
+            return {"predictions": items}
+        (variant,) = answers
+        return {"predictions": items, "variant": variant, "model_version": answers[variant][0]["model_version"]}
+
+    def _route(self, request: PredictRequest, models: dict[str, Model]) -> dict[str, list[int]]:
+        """The rows each variant answers, in request order: all to one variant, or each by its own user id."""
+        share = self._production_share()
+        choose = functools.partial(
+            choose_variant, share, rng=self._rng, has_production=PRODUCTION in models, has_staging=STAGING in models
+        )
+        if request.user_ids is None or len(models) == 1:
+            return {choose(key=request.user_id): list(range(len(request.records)))}
+        groups: dict[str, list[int]] = {}
+        for row, user_id in enumerate(request.user_ids):
+            groups.setdefault(choose(key=user_id), []).append(row)
+        return groups
+
+    def _frames(
+        self, request: PredictRequest, models: dict[str, Model], groups: dict[str, list[int]]
+    ) -> dict[str, Any]:
+        """Each variant's frame of its rows, checked against its model's signature; errors name the record as
+        the request numbered it. With one signature for all (the usual case) the whole request is checked at
+        once, so the error names its first bad record."""
+        schemas = {variant: self._schema(variant, models[variant]) for variant in groups}
+        prefixes = [request.field_prefix(index) for index in range(len(request.records))]
+        if len(set(schemas.values())) == 1:
+            schema = next(iter(schemas.values()))
+            columns = validate_records(request.records, schema, prefixes)
+            if len(groups) == 1:
+                return {variant: to_frame(columns, schema) for variant in groups}
+            return {
+                variant: to_frame([[column[row] for row in rows] for column in columns], schema)
+                for variant, rows in groups.items()
+            }
+        return {
+            variant: to_frame(
+                validate_records(
+                    [request.records[row] for row in rows], schemas[variant], [prefixes[row] for row in rows]
+                ),
+                schemas[variant],
+            )
+            for variant, rows in groups.items()
+        }
+
+    def _answer(self, model: Model, variant: str, frame: Any) -> list[dict[str, Any]]:
+        """One item per row of `frame`: the label, the probabilities, a signed id, the variant and version."""
+        labels, probabilities = _labels_and_probabilities(model, frame)
+        version = str(model.version)
+        ids = make_prediction_ids(variant, version, labels, self._secret)
+        class_names = [str(label) for label in model.classes]
+        rows = [None] * len(labels) if probabilities is None else probabilities.tolist()
+        return [
+            {
+                "prediction": label,
+                "probabilities": None if row is None else dict(zip(class_names, row, strict=True)),
+                "prediction_id": prediction_id,
+                "variant": variant,
+                "model_version": version,
+            }
+            for label, row, prediction_id in zip(labels, rows, ids, strict=True)
+        ]
 
     def _schema(self, variant: str, model: Model) -> FeatureSchema:
         # Parsing the signature once per model version keeps it off the per-request path.
