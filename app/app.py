@@ -21,6 +21,7 @@ from mlops_core.api import (
     parse_management_request,
     parse_predict_request,
     parse_traffic_request,
+    record_feedback,
     to_http,
 )
 from mlops_core.api.prediction import PredictionService
@@ -146,8 +147,8 @@ def predict() -> Any:
 @app.route("/feedback", methods=["POST"], content_types=ANY_CONTENT)
 @api_view
 def feedback() -> Any:
-    prediction_id, label = parse_feedback_request(json_body())
-    return ab_store().record_feedback(prediction_id, label)
+    request = parse_feedback_request(json_body(), settings.get_int(settings.MAX_BATCH))
+    return record_feedback(ab_store(), request, prediction_service().classes_of)
 
 
 @app.route("/health", methods=["GET"])

@@ -1,14 +1,16 @@
-"""Batches through the Chalice app: predictions routed row by row with `user_ids`, over the real MLflow registry
-of test_api_routes (iris v1 in production, v2 in staging) and the A/B table on moto."""
+"""Batches through the Chalice app: predictions routed row by row with `user_ids`, and feedback in batches, over
+the real MLflow registry of test_api_routes (iris v1 in production, v2 in staging) and the A/B table on moto."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from mlops_core import settings
-from mlops_core.prediction_ids import default_secret, parse_prediction_id
+from mlops_core.prediction_ids import default_secret, make_prediction_id, parse_prediction_id
 from mlops_core.routing import choose_variant
+from test_ab_store import serialised_dynamodb  # noqa: F401 (fixture)
 from test_api_routes import (  # noqa: F401 (fixtures)
     AUTH,
     IRIS_ROW,
@@ -147,3 +149,133 @@ def test_only_a_model_failing_after_validation_counts_as_its_variants_error(clie
         "production": counts(requests=1, rows=to_production),
         "staging": counts(requests=1, rows=len(USERS) - to_production, errors=1),
     }
+
+
+# feedback in batches
+def feedback(http: Any, items: list[tuple[str, Any]]) -> dict:
+    body = {"feedback": [{"prediction_id": prediction_id, "label": label} for prediction_id, label in items]}
+    response = post(http, "/feedback", body)
+    assert response.status_code == 200, response.body
+    return response.json_body
+
+
+def test_one_feedback_batch_records_counts_duplicates_and_rejects_in_request_order(client) -> None:  # noqa: F811
+    items = predict_batch(client, iris_rows(len(USERS)), USERS)
+    ids = [item["prediction_id"] for item in items]
+    assert post(client, "/feedback", {"prediction_id": ids[0], "label": "setosa"}).status_code == 200
+    forged = make_prediction_id("production", "1", "setosa", "another-secret")
+
+    body = feedback(
+        client,
+        [
+            (ids[0], "setosa"),  # labelled above
+            (ids[1], "versicolor"),
+            (forged, "setosa"),
+            (ids[2] + "==", "setosa"),  # another spelling of an id is not another id
+            (ids[3], "dog"),  # not a class of the model
+            (ids[2], "virginica"),
+            (ids[1], "setosa"),  # the same id earlier in this batch
+            (ids[4], ""),
+        ],
+    )
+
+    assert [result["status"] for result in body["results"]] == [
+        "duplicate",
+        "recorded",
+        "rejected",
+        "rejected",
+        "rejected",
+        "recorded",
+        "duplicate",
+        "rejected",
+    ]
+    assert (body["recorded"], body["duplicates"], body["rejected"]) == (2, 2, 4)
+    assert [result["prediction_id"] for result in body["results"]][:3] == [ids[0], ids[1], forged]
+    errors = [result.get("error") for result in body["results"]]
+    assert errors[2] == "prediction_id does not verify: forged or issued elsewhere"
+    assert errors[3] == "prediction_id is malformed"
+    assert errors[4].startswith(f"label 'dog' is not a class of the model v{items[3]['model_version']}")
+    assert errors[0] is None and "label must be" in errors[7]
+    labelled = {variant: count["labelled"] for variant, count in counters(client).items()}
+    assert sum(labelled.values()) == 3
+
+
+def test_the_single_form_refuses_a_label_the_model_does_not_have(client) -> None:  # noqa: F811
+    item = post(client, "/predict", {"features": IRIS_ROW}).json_body
+    refused = post(client, "/feedback", {"prediction_id": item["prediction_id"], "label": "dog"})
+    assert_error(refused, 400, "label", f"is not a class of the model v{item['model_version']}")
+    assert post(client, "/feedback", {"prediction_id": item["prediction_id"], "label": "setosa"}).status_code == 200
+    again = post(client, "/feedback", {"prediction_id": item["prediction_id"] + "==", "label": "setosa"})
+    assert_error(again, 400, "prediction_id", "malformed")
+    assert_error(post(client, "/feedback", {"prediction_id": item["prediction_id"], "label": "setosa"}), 409)
+
+
+def test_labels_for_a_version_the_api_has_not_loaded_are_taken_unchecked(client) -> None:  # noqa: F811
+    retired = make_prediction_id("production", "9", "setosa", default_secret())
+    assert post(client, "/feedback", {"prediction_id": retired, "label": "dog"}).status_code == 200
+    assert feedback(client, [(make_prediction_id("staging", "9", "cat", default_secret()), "dog")])["recorded"] == 1
+
+
+def test_a_feedback_batch_larger_than_one_transaction_is_counted_exactly(client) -> None:  # noqa: F811
+    rows = iris_rows(250)
+    users = [f"user-{i}" for i in range(250)]
+    items = predict_batch(client, rows, users)
+    _, species = iris_frame()
+    labels = species.sample(250, replace=True, random_state=0).tolist()
+    sent = [(item["prediction_id"], label) for item, label in zip(items, labels, strict=True)]
+
+    assert feedback(client, sent)["recorded"] == 250
+    assert feedback(client, sent)["duplicates"] == 250
+    stats = client.get("/stats/ab").json_body["variants"]
+    for variant in VERSIONS:
+        mine = [(item, label) for item, label in zip(items, labels, strict=True) if item["variant"] == variant]
+        assert stats[variant]["labelled"] == len(mine)
+        correct = sum(item["prediction"] == label for item, label in mine)
+        assert stats[variant]["accuracy"] == pytest.approx(correct / len(mine))
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "match"),
+    [
+        ({"feedback": []}, "feedback", "empty"),
+        ({"feedback": [{"prediction_id": "a", "label": "x"}] * 6}, "feedback", "over the limit of 5"),
+        ({"feedback": [{"prediction_id": "a", "label": "x"}] * 3 + [{"prediction_id": "a"}]}, "feedback[3].label", ""),
+        ({"feedback": [{"prediction_id": "a", "label": {"x": 1}}]}, "feedback[0].label", "not an object"),
+        ({"feedback": [{"prediction_id": None, "label": "x"}]}, "feedback[0].prediction_id", "must be a string"),
+        ({"feedback": ["a"]}, "feedback[0]", "must be an object"),
+        ({"feedback": [{"prediction_id": "a", "label": "x", "at": 1}]}, "feedback[0].at", "unknown field"),
+        ({"feedback": [{"prediction_id": "a", "label": "x"}], "prediction_id": "a"}, "feedback", "not both"),
+    ],
+)
+def test_malformed_feedback_batches_are_400s_naming_the_field(client, monkeypatch, body, field, match) -> None:  # noqa: F811
+    monkeypatch.setenv(settings.MAX_BATCH, "5")
+    assert_error(post(client, "/feedback", body), 400, field, match)
+
+
+def test_overlapping_feedback_batches_from_many_threads_count_each_label_once(
+    client,  # noqa: F811
+    serialised_dynamodb,  # noqa: F811
+) -> None:
+    items = predict_batch(client, iris_rows(120), [f"user-{i}" for i in range(120)])
+    sent = [(item["prediction_id"], "setosa") for item in items]
+    answers: list[dict] = []
+    barrier = threading.Barrier(5)
+
+    def worker(thread: int) -> None:
+        barrier.wait()
+        for start in range(thread * 12, 120, 60):  # windows of 48 that overlap the other threads'
+            answers.append(feedback(client, sent[start : start + 48]))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    recorded = [r["prediction_id"] for answer in answers for r in answer["results"] if r["status"] == "recorded"]
+    assert sorted(recorded) == sorted(prediction_id for prediction_id, _ in sent)
+    assert sum(answer["duplicates"] for answer in answers) == sum(len(answer["results"]) for answer in answers) - 120
+    labelled = counters(client)
+    assert labelled["production"]["labelled"] + labelled["staging"]["labelled"] == 120
+    for variant in VERSIONS:
+        assert labelled[variant]["labelled"] == sum(item["variant"] == variant for item in items)

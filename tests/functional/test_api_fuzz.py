@@ -103,3 +103,20 @@ def test_a_valid_prediction_conforms(fuzz_app: Any) -> None:
     case = operation.Case(body={"features": IRIS_ROW}, media_type="application/json")
     response = case.call_and_validate(checks=CHECKS, app=fuzz_app)
     assert response.status_code == 200
+
+
+def test_a_routed_batch_and_feedback_on_it_conform(fuzz_app: Any) -> None:
+    predict = SCHEMA["/predict"]["POST"].Case(
+        body={"instances": [IRIS_ROW] * 6, "user_ids": [f"u-{i}" for i in range(6)]}, media_type="application/json"
+    )
+    predictions = predict.call_and_validate(checks=CHECKS, app=fuzz_app).json()["predictions"]
+    assert {item["variant"] for item in predictions} == {"production", "staging"}
+    ids = [item["prediction_id"] for item in predictions]
+    single = SCHEMA["/feedback"]["POST"].Case(
+        body={"prediction_id": ids[0], "label": "setosa"}, media_type="application/json"
+    )
+    assert single.call_and_validate(checks=CHECKS, app=fuzz_app).status_code == 200
+    items = [{"prediction_id": i, "label": "setosa"} for i in ids] + [{"prediction_id": "x.y", "label": 3}]
+    batch = SCHEMA["/feedback"]["POST"].Case(body={"feedback": items}, media_type="application/json")
+    body = batch.call_and_validate(checks=CHECKS, app=fuzz_app).json()
+    assert (body["recorded"], body["duplicates"], body["rejected"]) == (5, 1, 1)

@@ -11,6 +11,7 @@ import pytest
 from mlops_core.api import (
     AuthenticationError,
     FeatureSchema,
+    FeedbackRequest,
     ManagementDisabledError,
     PermissionDeniedError,
     check_management_credential,
@@ -133,6 +134,49 @@ def test_bad_user_ids_name_the_field(body, field, match) -> None:
         parse_predict_request(body, max_batch=2)
 
 
+# feedback body shape
+def test_a_feedback_batch_keeps_its_items_in_order_whatever_their_values() -> None:
+    body = {
+        "feedback": [
+            {"prediction_id": "a", "label": "x"},
+            {"label": 2, "prediction_id": ""},
+            {"prediction_id": "c", "label": True},
+        ]
+    }
+    assert parse_feedback_request(body, 3) == FeedbackRequest([("a", "x"), ("", 2), ("c", True)], batch=True)
+    # The values are judged per item (a bad one is rejected, not the batch): only their JSON types are checked here.
+    odd = parse_feedback_request(
+        {"feedback": [{"prediction_id": "a", "label": ""}, {"prediction_id": "b", "label": math.nan}]}, 3
+    )
+    assert odd.items[0] == ("a", "")
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "match"),
+    [
+        ({"feedback": {}}, "feedback", "must be an array"),
+        ({"feedback": []}, "feedback", "empty"),
+        ({"feedback": [{"prediction_id": "a", "label": "x"}] * 4}, "feedback", "4 labels is over the limit of 3"),
+        ({"feedback": [{"prediction_id": "a", "label": "x"}, "a"]}, "feedback[1]", "must be an object"),
+        ({"feedback": [{"prediction_id": "a"}]}, "feedback[0].label", "missing 'label'"),
+        ({"feedback": [{"label": "x"}]}, "feedback[0].prediction_id", "missing 'prediction_id'"),
+        ({"feedback": [{"prediction_id": "a", "label": "x", "note": 1}]}, "feedback[0].note", "unknown field"),
+        ({"feedback": [{"prediction_id": 5, "label": "x"}]}, "feedback[0].prediction_id", "must be a string"),
+        ({"feedback": [{"prediction_id": "a", "label": None}]}, "feedback[0].label", "not null"),
+        (
+            {"feedback": [{"prediction_id": "a", "label": "x"}, {"prediction_id": "b", "label": ["x"]}]},
+            "feedback[1].label",
+            "not an array",
+        ),
+        ({"feedback": [{"prediction_id": "a", "label": "x"}], "label": "x"}, "feedback", "not both"),
+        ({"feedback": [{"prediction_id": "a", "label": "x"}], "extra": 1}, "extra", "unknown field"),
+    ],
+)
+def test_bad_feedback_batches_name_the_field(body, field, match) -> None:
+    with invalid(field, match):
+        parse_feedback_request(body, max_batch=3)
+
+
 # features against the signature
 def good_record(**changes):
     return {"length": 1.5, "count": 3, "island": "Biscoe", "flag": True, **changes}
@@ -198,8 +242,10 @@ def test_traffic_feedback_and_management_bodies() -> None:
         parse_traffic_request({})
     with invalid("share", "unknown field"):
         parse_traffic_request({"share": 0.5})
-    assert parse_feedback_request({"prediction_id": "abc", "label": "setosa"}) == ("abc", "setosa")
-    assert parse_feedback_request({"prediction_id": "abc", "label": 2}) == ("abc", 2)
+    assert parse_feedback_request({"prediction_id": "abc", "label": "setosa"}, 5) == FeedbackRequest(
+        [("abc", "setosa")], batch=False
+    )
+    assert parse_feedback_request({"prediction_id": "abc", "label": 2}, 5).items == [("abc", 2)]
     for body, field in [
         ({"label": "x"}, "prediction_id"),
         ({"prediction_id": 5, "label": "x"}, "prediction_id"),
@@ -210,7 +256,7 @@ def test_traffic_feedback_and_management_bodies() -> None:
         ({"prediction_id": "abc", "label": ["x"]}, "label"),
     ]:
         with invalid(field):
-            parse_feedback_request(body)
+            parse_feedback_request(body, 5)
     default = parse_management_request(None, "manual")
     assert (default.actor, default.reason) == ("api", "manual")
     given = parse_management_request({"reason": " hotfix ", "actor": "ops"}, "manual")

@@ -1,4 +1,4 @@
-"""The HTTP API's logic: request parsing and validation, credentials, error mapping, predictions, reports."""
+"""The HTTP API's logic: request parsing and validation, credentials, error mapping, predictions, feedback."""
 
 from mlops_core.api.auth import check_management_credential, presented_credential
 from mlops_core.api.errors import error_body, failure_reason, http_status, to_http
@@ -9,8 +9,10 @@ from mlops_core.api.exceptions import (
     RegistryUnavailableError,
 )
 from mlops_core.api.features import FeatureSchema, to_frame, validate_records
+from mlops_core.api.feedback import record_feedback
 from mlops_core.api.health import aliases_in, check_health
 from mlops_core.api.parsing import (
+    FeedbackRequest,
     ManagementRequest,
     PredictRequest,
     parse_feedback_request,
@@ -25,6 +27,7 @@ from mlops_core.api.reports import ReportsReader
 __all__ = [
     "AuthenticationError",
     "FeatureSchema",
+    "FeedbackRequest",
     "ManagementDisabledError",
     "ManagementRequest",
     "PermissionDeniedError",
@@ -43,6 +46,7 @@ __all__ = [
     "parse_predict_request",
     "parse_traffic_request",
     "presented_credential",
+    "record_feedback",
     "require_object",
     "to_frame",
     "to_http",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_core.exceptions import InvalidRequestError
+from mlops_core.prediction_ids import Label
 from mlops_core.quoting import echo
 from mlops_core.variants import PRODUCTION
 
@@ -15,6 +16,7 @@ JSON_MEDIA_TYPE = "application/json"
 MAX_USER_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 1000
 MAX_LABEL_LENGTH = 256
+_FEEDBACK_FIELDS = ("prediction_id", "label")
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,55 @@ def parse_traffic_request(body: Any) -> Any:
     return obj[PRODUCTION]
 
 
-def parse_feedback_request(body: Any) -> tuple[str, str | int | float | bool]:
-    """`{"prediction_id": "...", "label": ...}`: the id a prediction returned and the true label."""
-    obj = require_object(body, frozenset({"prediction_id", "label"}))
+@dataclass(frozen=True)
+class FeedbackRequest:
+    """Labels for earlier predictions: one (`batch` False) or a batch, as (prediction_id, label) pairs.
+
+    The pairs of a batch are checked for shape only: each id's signature and each label's value are judged per
+    item, so one bad item does not refuse the others.
+    """
+
+    items: list[tuple[str, Label]]
+    batch: bool
+
+
+def parse_feedback_request(body: Any, max_batch: int) -> FeedbackRequest:
+    """`{"prediction_id": "...", "label": ...}`, or `{"feedback": [{"prediction_id": "...", "label": ...}, ...]}`."""
+    obj = require_object(body, frozenset({"prediction_id", "label", "feedback"}))
+    if "feedback" not in obj:
+        return FeedbackRequest([_feedback_item(obj)], batch=False)
+    if "prediction_id" in obj or "label" in obj:
+        raise InvalidRequestError(
+            "send one label ('prediction_id' and 'label') or a batch ('feedback'), not both", "feedback"
+        )
+    items = []
+    for index, item in enumerate(_batch(obj, "feedback", max_batch, "labels")):
+        field = f"feedback[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidRequestError(f"each feedback item must be an object, not {_json_type(item)}", field)
+        for key in item:
+            if key not in _FEEDBACK_FIELDS:
+                raise InvalidRequestError(
+                    f"unknown field {echo(key)}: an item has 'prediction_id' and 'label'", f"{field}.{key}"
+                )
+        for key in _FEEDBACK_FIELDS:
+            if key not in item:
+                raise InvalidRequestError(f"missing '{key}'", f"{field}.{key}")
+        prediction_id, label = item["prediction_id"], item["label"]
+        if not isinstance(prediction_id, str):
+            raise InvalidRequestError(
+                f"'prediction_id' must be a string, not {_json_type(prediction_id)}", f"{field}.prediction_id"
+            )
+        if not isinstance(label, str | int | float):
+            raise InvalidRequestError(
+                f"'label' must be a string, a number or a boolean, not {_json_type(label)}", f"{field}.label"
+            )
+        items.append((prediction_id, label))
+    return FeedbackRequest(items, batch=True)
+
+
+def _feedback_item(obj: dict[str, Any]) -> tuple[str, Label]:
+    """The one label of the single form: the id a prediction returned and the true label."""
     prediction_id = obj.get("prediction_id")
     if not isinstance(prediction_id, str) or not prediction_id:
         raise InvalidRequestError("'prediction_id' must be the non-empty string a prediction returned", "prediction_id")

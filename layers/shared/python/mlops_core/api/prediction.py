@@ -72,6 +72,8 @@ class PredictionService:
         self._absent_ttl = absent_ttl_seconds
         self._monotonic = monotonic
         self._absent_until: dict[str, float] = {}
+        self._classes: dict[str, list] = {}  # by model version, of every model this process has loaded
+        self._classes_checked_until = 0.0
 
     def available_models(self) -> dict[str, Model]:
         """The loaded model of each alias that has one (the registry caches them by alias and version).
@@ -86,7 +88,7 @@ class PredictionService:
             if now < self._absent_until.get(alias, 0.0):
                 continue
             try:
-                models[alias] = self._registry.load(alias)
+                model = models[alias] = self._registry.load(alias)
             except NoModelError:
                 # The registry caches what it loaded, not what is missing: without this, every request
                 # after a promotion (which clears staging) would query the registry for staging.
@@ -94,10 +96,27 @@ class PredictionService:
             except Exception as error:  # the registry's outage must not take down the alias that is cached
                 log.warning("cannot load the %s model: %s", alias, failure_reason(error))
                 failure = failure or error
+            else:
+                self._classes.setdefault(str(model.version), list(model.classes))
         if not models and failure is not None:
             reason = failure_reason(failure)
             raise RegistryUnavailableError(f"no model can serve: model registry {reason}") from failure
         return models
+
+    def classes_of(self, version: str) -> list | None:
+        """The classes of model `version` when this process has it loaded, else None. A version it has not seen
+        makes it load the aliases' models at most once per `absent_ttl_seconds` (the registry caches them, so
+        no call per feedback), and a registry failure leaves the label unchecked rather than refused."""
+        classes = self._classes.get(version)
+        now = self._monotonic()
+        if classes is None and now >= self._classes_checked_until:
+            self._classes_checked_until = now + self._absent_ttl
+            try:
+                self.available_models()
+            except Exception as error:
+                log.warning("cannot check feedback labels against the models: %s", failure_reason(error))
+            classes = self._classes.get(version)
+        return classes
 
     def predict(self, request: PredictRequest) -> dict[str, Any]:
         """The prediction(s) for a request. Each variant its rows were routed to counts one request, its rows
