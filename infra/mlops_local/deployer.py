@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 _EXCLUDED_DIRS = {"__pycache__", ".chalice", ".pytest_cache", ".ruff_cache"}
 _STABLE_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 _TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+# "No updates are to be performed" leaves the stack as it was: after an update that rolled back it runs the
+# template it rolled back to, which is this one.
+_UNCHANGED_OK = {*_TERMINAL_OK, "UPDATE_ROLLBACK_COMPLETE"}
+# A failed create ends ROLLBACK_COMPLETE on AWS; LocalStack 4.14 leaves the stack CREATE_FAILED.
+_FAILED_CREATE = {"ROLLBACK_COMPLETE", "CREATE_FAILED"}
 _TERMINAL_FAILED = {
     "CREATE_FAILED",
     "ROLLBACK_COMPLETE",
@@ -176,9 +181,11 @@ def deploy(
     body = json.dumps(transformed)
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()]
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-    existing = _stack_status(cfn, stack_name)
-    if existing == "ROLLBACK_COMPLETE":
-        # A stack that failed its creation can only be deleted, as on AWS.
+    existing = stack_status(cfn, stack_name)
+    if existing in _FAILED_CREATE:
+        # A stack whose creation failed can only be deleted: updating it is refused, or answered "No updates
+        # are to be performed" with the stack still failed. Delete it and create it again.
+        log.info("stack %s is %s from a failed create: deleting it to create it again", stack_name, existing)
         cfn.delete_stack(StackName=stack_name)
         _wait(cfn, stack_name, {"DELETE_COMPLETE"}, timeout_seconds, allow_missing=True)
         existing = None
@@ -192,7 +199,7 @@ def deploy(
             wanted = {"UPDATE_COMPLETE"}
     except Exception as exc:
         if "No updates are to be performed" in str(exc):
-            wanted = _TERMINAL_OK
+            wanted = _UNCHANGED_OK
         else:
             raise DeployError(f"CloudFormation refused the stack: {exc}") from exc
     status = _wait(cfn, stack_name, wanted, timeout_seconds)
@@ -215,7 +222,8 @@ def _template_reference(s3: Any, bucket: str, body: str) -> dict[str, str]:
     return {"TemplateURL": f"{endpoint}/{bucket}/{key}"}
 
 
-def _stack_status(cfn: Any, stack_name: str) -> str | None:
+def stack_status(cfn: Any, stack_name: str) -> str | None:
+    """The stack's status, or None when no stack of that name exists."""
     from botocore.exceptions import ClientError
 
     try:
@@ -230,7 +238,7 @@ def _stack_status(cfn: Any, stack_name: str) -> str | None:
 def _wait(cfn: Any, stack_name: str, wanted: set[str], timeout: float, allow_missing: bool = False) -> str:
     deadline = time.monotonic() + timeout
     while True:
-        status = _stack_status(cfn, stack_name)
+        status = stack_status(cfn, stack_name)
         if status is None and allow_missing:
             return "DELETE_COMPLETE"
         if status in wanted:

@@ -1,4 +1,5 @@
-"""The deployer's offline half: reproducible zips, packaging to S3 (moto), ASL checks, the SAM transform."""
+"""The deployer: reproducible zips, packaging to S3, ASL checks, the SAM transform, and create, update or create
+again against CloudFormation (moto in process)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 
 import boto3
 import pytest
-from mlops_local.deployer import load_template, package_template, transform, zip_directory
+from mlops_local.deployer import DeployResult, deploy, load_template, package_template, transform, zip_directory
 from mlops_local.exceptions import DeployError, ToolError
 from mlops_local.stack_values import DeployedStack
+from mlops_local.targets import Target
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = REPO_ROOT / "statemachine" / "pipeline.asl.json"
@@ -319,3 +321,91 @@ def test_conditions_follow_the_parameters_the_deploy_passed() -> None:
 def test_a_value_no_output_records_is_an_error_naming_it() -> None:
     with pytest.raises(ToolError, match=r"^cannot work out QUEUE_URL: no stack output has the value !GetAtt Queue.Url"):
         _stack().resolve({"Fn::GetAtt": ["Queue", "Url"]}, what="QUEUE_URL")
+
+
+# ---------------------------------------------------------------- create, update, create again
+
+SMALL_SAM_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Label: {Type: String, Default: one}
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+Outputs:
+  BucketName: {Value: !Ref Bucket}
+  Label: {Value: !Ref Label}
+"""
+STACK = "small-stack"
+
+
+@pytest.fixture
+def small_template(tmp_path: Path) -> Path:
+    path = tmp_path / "template.yaml"
+    path.write_text(SMALL_SAM_TEMPLATE)
+    return path
+
+
+@pytest.fixture
+def moto_target(aws: None) -> Target:
+    # In-process moto stands in for LocalStack: with no endpoint the clients reach moto's mock.
+    return Target("localstack", None, "us-east-1", BUCKET)
+
+
+def _deploy(target: Target, template_path: Path, label: str = "one") -> DeployResult:
+    return deploy(
+        target, template_path=template_path, stack_name=STACK, parameters={"Label": label}, timeout_seconds=30
+    )
+
+
+def _stack_id() -> str:
+    return boto3.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["StackId"]
+
+
+def _leave_stack(status: str, reason: str) -> None:
+    """Put the stack in `status` with a failure event, as a failed create or update leaves it."""
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    (stack,) = [s for s in cloudformation_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].stacks.values() if s.name == STACK]
+    stack.status = status
+    stack._add_stack_event(status.replace("COMPLETE", "FAILED"), resource_status_reason=reason)
+
+
+def test_a_new_stack_is_created_with_its_outputs(moto_target: Target, small_template: Path) -> None:
+    result = _deploy(moto_target, small_template)
+    assert (result.stack_name, result.status) == (STACK, "CREATE_COMPLETE")
+    assert result.outputs["Label"] == "one"
+    assert boto3.client("s3").head_bucket(Bucket=result.outputs["BucketName"])
+
+
+def test_a_changed_stack_is_updated_in_place(moto_target: Target, small_template: Path) -> None:
+    _deploy(moto_target, small_template)
+    first = _stack_id()
+    result = _deploy(moto_target, small_template, label="two")
+    assert (result.status, result.outputs["Label"]) == ("UPDATE_COMPLETE", "two")
+    assert _stack_id() == first
+
+
+@pytest.mark.parametrize("failed", ["CREATE_FAILED", "ROLLBACK_COMPLETE"])
+def test_a_stack_whose_create_failed_is_deleted_and_created_again(
+    failed: str, moto_target: Target, small_template: Path
+) -> None:
+    # LocalStack 4.14 leaves a failed create CREATE_FAILED, AWS ROLLBACK_COMPLETE. Redeploying the same template
+    # used to get "No updates are to be performed" and report the old failure again.
+    _deploy(moto_target, small_template)
+    first = _stack_id()
+    _leave_stack(failed, "Bucket: the old failure")
+    result = _deploy(moto_target, small_template)
+    assert (result.status, result.outputs["Label"]) == ("CREATE_COMPLETE", "one")
+    assert _stack_id() != first
+
+
+def test_an_unchanged_template_after_a_rolled_back_update_is_no_error(
+    moto_target: Target, small_template: Path
+) -> None:
+    # The rollback restored this very template: nothing to update, and the update's old failure is not news.
+    _deploy(moto_target, small_template)
+    _leave_stack("UPDATE_ROLLBACK_COMPLETE", "Bucket: the failed update")
+    assert _deploy(moto_target, small_template).status == "UPDATE_ROLLBACK_COMPLETE"
