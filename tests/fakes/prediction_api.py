@@ -25,9 +25,17 @@ class FakePredictionApi:
     labels: dict[str, str] = field(default_factory=dict)  # prediction id -> feedback label
     batches: list[int] = field(default_factory=list)  # rows per predict call
     feedback_batches: list[int] = field(default_factory=list)  # items per feedback call
+    awaited: list[dict[str, str]] = field(default_factory=list)  # versions the step waited for
 
     def get_traffic(self) -> float:
         return self.production_share
+
+    def await_versions(self, expected: dict[str, str], timeout_seconds: float) -> bool:
+        self.awaited.append(dict(expected))
+        serving = {
+            variant: self.serve_version.get(variant, version) for variant, version in self.registry.aliases.items()
+        }
+        return serving == expected
 
     def predict_batch(self, records: list[dict[str, Any]], user_ids: list[str]) -> list[dict[str, Any]] | None:
         self.batches.append(len(records))

@@ -109,6 +109,26 @@ def test_busy_or_failing_answers_are_retried_with_backoff(server, statuses: list
     assert all(0.5 * 2**i <= wait <= 1.5 * 2**i for i, wait in enumerate(waits)) and len(waits) == attempts - 1
 
 
+def test_awaiting_versions_polls_health_until_the_api_serves_them(server) -> None:
+    url, scripted = server
+    scripted.scripts["/health"] = [
+        (200, {"status": "ready", "models": {"production": "1"}}),
+        (503, {"status": "unavailable"}),
+        (200, {"status": "ready", "models": {"production": "1", "staging": "2"}}),
+    ]
+    waits: list[float] = []
+    api = HttpPredictionApi(url, sleep=waits.append, attempts=1)
+    assert api.await_versions({"production": "1", "staging": "2"}, timeout_seconds=60) is True
+    assert [path for path, _ in scripted.received] == ["/health"] * 3 and len(waits) == 2
+
+
+def test_awaiting_versions_gives_up_at_the_deadline(server) -> None:
+    url, scripted = server
+    scripted.scripts["/health"] = [(200, {"status": "ready", "models": {"production": "1"}})]
+    api = HttpPredictionApi(url, sleep=lambda seconds: None)
+    assert api.await_versions({"production": "1", "staging": "2"}, timeout_seconds=0) is False
+
+
 def test_a_traffic_error_after_the_last_attempt_is_raised(server) -> None:
     url, scripted = server
     scripted.scripts["/config/traffic"] = [(503, {"Code": "ServiceUnavailable"})]

@@ -110,6 +110,19 @@ def test_a_refused_batch_counts_its_rows_as_unrouted_and_does_not_stop_the_run()
     assert out["passed"] is True
 
 
+def test_the_step_waits_for_the_api_to_serve_the_candidate(deps) -> None:
+    state = staged(deps, candidate={}, production={})
+    ab_test.run(state, deps)
+    expected = {"staging": state["training"]["model_version"], "production": state["evaluation"]["production_version"]}
+    assert deps.api.awaited == [expected]
+
+
+def test_a_first_model_is_awaited_alone(deps) -> None:
+    state = staged(deps, candidate={}, production=None)
+    ab_test.run(state, deps)
+    assert deps.api.awaited == [{"staging": state["training"]["model_version"]}]
+
+
 def test_answers_from_a_stale_version_are_errors_not_evidence(deps) -> None:
     state = staged(deps, candidate={}, production={})
     production = state["evaluation"]["production_version"]

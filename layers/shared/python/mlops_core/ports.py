@@ -145,6 +145,12 @@ class PredictionApi(Protocol):
         """The Production share of traffic the API routes by."""
         ...
 
+    def await_versions(self, expected: dict[str, str], timeout_seconds: float) -> bool:
+        """Wait until the API serves `expected` ({variant: version}); False when it still did not at the end.
+        An API re-checks the registry's aliases on its own schedule, so a candidate registered a moment ago
+        may not be served yet."""
+        ...
+
     def predict_batch(self, records: list[dict[str, Any]], user_ids: list[str]) -> list[dict[str, Any]] | None:
         """One answer per record, in order, each with `prediction`, `prediction_id`, `variant` and
         `model_version`; None when the API refused the batch or kept failing (counted, never fatal)."""

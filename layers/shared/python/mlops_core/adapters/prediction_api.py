@@ -61,6 +61,18 @@ class HttpPredictionApi:
             raise ConnectionError(f"the prediction API at {self.base_url} did not give its traffic split: {status}")
         return float(response.json()["production"])
 
+    def await_versions(self, expected: dict[str, str], timeout_seconds: float) -> bool:
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            response = self._call("GET", "/health")
+            serving = response.json().get("models") if response is not None and response.status_code < 500 else None
+            if serving == expected:
+                return True
+            if time.monotonic() >= deadline:
+                log.warning("the API serves %s, not %s, after %.0f s", serving, expected, timeout_seconds)
+                return False
+            self._sleep(1.0)
+
     def predict_batch(self, records: list[dict[str, Any]], user_ids: list[str]) -> list[dict[str, Any]] | None:
         response = self._call("POST", "/predict", {"instances": records, "user_ids": user_ids})
         if response is None or response.status_code != 200:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 PARALLEL_REQUESTS = 4
 BATCH_ROWS = 250  # well under the API's MAX_BATCH, so one slow batch costs little to retry
+AWAIT_SECONDS = 60  # the API's alias cache lives 5 s per instance; a deployed API may be cold too
 UNROUTED = "unrouted"  # rows of batches the API refused or never answered, and answers naming no variant
 
 
@@ -34,6 +35,12 @@ def run(state: dict[str, Any], deps: Deps) -> AbTestOutput:
     records = [_json_safe(row) for row in features.head(sample).to_dict(orient="records")]
     labels = labels[:sample]
     api = deps.api
+    expected_version = {STAGING: str(training["model_version"]), PRODUCTION: evaluation.get("production_version")}
+    # Rows answered by another version (the API's alias cache is a few seconds old) would be errors, not
+    # evidence: give the API the time to pick up the candidate first.
+    serving = {variant: version for variant, version in expected_version.items() if version is not None}
+    if not api.await_versions(serving, AWAIT_SECONDS):
+        log_event(step="run_ab_test", phase="warning", run_id=ctx.run_id, api_serves_other_versions=serving)
     share = api.get_traffic()
     user_ids = [f"{ctx.run_id}-{i}" for i in range(sample)]
     starts = range(0, sample, BATCH_ROWS)
@@ -47,7 +54,6 @@ def run(state: dict[str, Any], deps: Deps) -> AbTestOutput:
     for at, batch in zip(starts, batches, strict=True):
         answers.extend(batch if batch is not None else [None] * len(records[at : at + BATCH_ROWS]))
 
-    expected_version = {STAGING: str(training["model_version"]), PRODUCTION: evaluation.get("production_version")}
     answered: dict[str, list[tuple[str, str]]] = {v: [] for v in VARIANTS}
     errors = dict.fromkeys((*VARIANTS, UNROUTED), 0)
     requests_by_variant = dict.fromkeys(VARIANTS, 0)
