@@ -258,6 +258,8 @@ def test_transform_wires_the_state_machine_and_the_schedule(transformed: dict[st
     rule = _of_type(transformed, "AWS::Events::Rule")["PipelineStateMachineDailySchedule"]
     assert rule["ScheduleExpression"] == "cron(0 6 * * ? *)"
     assert rule["Targets"][0]["Arn"] == {"Ref": "PipelineStateMachine"}
+    # The execution gets the Scheduled Event: no constant Input on the target.
+    assert "Input" not in rule["Targets"][0]
 
 
 def test_transform_reports_invalid_sam_as_a_deploy_error(aws: None) -> None:

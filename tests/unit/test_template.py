@@ -123,6 +123,12 @@ def test_daily_rule_runs_at_six_utc(template: dict[str, Any]) -> None:
     assert template["Outputs"]["DailyScheduleRuleName"]["Value"] == {"Ref": "PipelineStateMachineDailySchedule"}
 
 
+def test_daily_rule_sends_the_scheduled_event_itself(template: dict[str, Any]) -> None:
+    # A fixed Input ("{}") makes LocalStack 4.14 drop the target: the rule would never start the pipeline there.
+    schedule = template["Resources"]["PipelineStateMachine"]["Properties"]["Events"]["DailySchedule"]["Properties"]
+    assert "Input" not in schedule
+
+
 def test_ab_table_key_schema_and_ttl(template: dict[str, Any]) -> None:
     table = template["Resources"]["AbTable"]
     assert table["Type"] == "AWS::DynamoDB::Table"
