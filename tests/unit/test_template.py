@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from mlops_local.deployer import load_template
+from mlops_local.stack_values import DeployedStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -142,3 +144,32 @@ def test_ab_table_key_schema_and_ttl(template: dict[str, Any]) -> None:
         ("sk", "S"),
     }
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def _api_url(template: dict[str, Any], **parameters: str) -> str:
+    """run_ab_test's API_URL as CloudFormation resolves it, the REST API's id being `abc123`."""
+    with_api_id = copy.deepcopy(template)
+    with_api_id["Outputs"] = {"ApiId": {"Value": {"Ref": "PredictionApi"}}}
+    stack = DeployedStack(with_api_id, parameters, {"ApiId": "abc123"}, stack_name="s", region="eu-west-1")
+    variables = template["Resources"]["RunAbTestFunction"]["Properties"]["Environment"]["Variables"]
+    return stack.resolve(variables["API_URL"], what="API_URL")
+
+
+def test_the_ab_step_calls_this_stacks_api_gateway_stage_on_aws(template: dict[str, Any]) -> None:
+    assert _api_url(template) == "https://abc123.execute-api.eu-west-1.amazonaws.com/Prod"
+
+
+def test_the_ab_step_calls_localstacks_gateway_from_inside_the_compose_network(template: dict[str, Any]) -> None:
+    url = _api_url(template, LocalStackHost="localstack:4566")
+    assert url == "http://localstack:4566/restapis/abc123/Prod/_user_request_"
+
+
+def test_an_explicit_api_url_wins(template: dict[str, Any]) -> None:
+    assert _api_url(template, ApiUrl="http://127.0.0.1:8000", LocalStackHost="localstack:4566") == (
+        "http://127.0.0.1:8000"
+    )
+
+
+def test_the_api_url_output_is_the_url_the_ab_step_calls(template: dict[str, Any]) -> None:
+    variables = template["Resources"]["RunAbTestFunction"]["Properties"]["Environment"]["Variables"]
+    assert template["Outputs"]["ApiUrl"]["Value"] == variables["API_URL"]
