@@ -15,6 +15,11 @@ DEFAULT_REGION = "us-east-1"
 # Where emulated targets keep packaged code; on AWS the bucket is named after the account and region.
 EMULATED_DEPLOY_BUCKET = "mlops-deployment-artifacts"
 _IMAGE_ONLY_DROPPED = ("CodeUri", "Handler", "Runtime", "Layers")
+# docker-compose.yml's network, as LocalStack's Lambda containers see it (LAMBDA_DOCKER_NETWORK), and what a
+# browser on the host reaches. A deploy to LocalStack passes these unless given: see `Target.default_parameters`.
+COMPOSE_LOCALSTACK_HOST = "localstack:4566"
+COMPOSE_MLFLOW_URL = "http://mlflow:5000"
+COMPOSE_MLFLOW_UI_URL = "http://localhost:5000"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,22 @@ class Target:
             # Real credentials must never be sent to the emulator or LocalStack by accident.
             kwargs.update(endpoint_url=self.endpoint_url, **environment.CLIENT_CREDENTIALS)
         return boto3.client(service, **kwargs)
+
+    def default_parameters(self) -> dict[str, str]:
+        """Template parameters this target needs unless the deploy names them.
+
+        On LocalStack, those of docker-compose.yml: the functions run in its network and reach LocalStack's
+        gateway (the API) and MLflow by service name, while the reports link to what a browser on the host
+        reaches (MLflow's published port, this endpoint for the reports bucket).
+        """
+        if self.name != "localstack" or not self.endpoint_url:
+            return {}
+        return {
+            "LocalStackHost": COMPOSE_LOCALSTACK_HOST,
+            "MlflowTrackingUri": COMPOSE_MLFLOW_URL,
+            "MlflowUiUrl": COMPOSE_MLFLOW_UI_URL,
+            "S3PublicEndpoint": self.endpoint_url,
+        }
 
     def prepare_template(self, template: dict[str, Any]) -> dict[str, Any]:
         if self.name == "aws":
