@@ -15,7 +15,8 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit
 
 from mlops_core.data import DEMO_DATASETS
 from mlops_core.exceptions import MlopsError
@@ -24,7 +25,15 @@ from mlops_local import environment, services
 from mlops_local.exceptions import StackNotUpError, ToolError, error_line
 from mlops_local.services import DEFAULT_DATASET, DEFAULT_STACK, TEMPLATE, Ports, StackState
 
+if TYPE_CHECKING:
+    from mlops_local.deployments import Deployment
+
+    # What the pipeline commands work on: the embedded stack, or a LocalStack or AWS stack a deploy recorded.
+    Stack: TypeAlias = StackState | Deployment
+
 DEFAULT_STATE_DIR = Path(os.environ.get(environment.STATE_DIR) or ".mlops")
+EMULATOR = "emulator"
+TARGETS = (EMULATOR, "localstack", "aws")
 STEP_FUNCTIONS = {
     "check_data_drift": "CheckDataDriftFunctionName",
     "train_model": "TrainModelFunctionName",
@@ -52,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:
         if _is_connection_error(exc):
-            print(error_line(f"cannot reach the stack ({exc}); is it up? run `mlops up`"), file=sys.stderr)
+            hint = getattr(args, "unreachable_hint", None) or "is it up? run `mlops up`"
+            print(error_line(f"cannot reach the stack ({exc}); {hint}"), file=sys.stderr)
+            return 1
+        if _is_missing_credentials(exc):
+            print(error_line(f"{exc}: configure AWS credentials (`aws configure`, AWS_PROFILE)"), file=sys.stderr)
             return 1
         raise
 
@@ -61,6 +74,12 @@ def _is_connection_error(exc: Exception) -> bool:
     from botocore.exceptions import EndpointConnectionError
 
     return isinstance(exc, EndpointConnectionError | ConnectionError)
+
+
+def _is_missing_credentials(exc: Exception) -> bool:
+    from botocore.exceptions import NoCredentialsError
+
+    return isinstance(exc, NoCredentialsError)
 
 
 # ---------------------------------------------------------------- stack lifecycle
@@ -221,7 +240,10 @@ def _parameters(state: StackState) -> dict[str, str]:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from mlops_local.deployer import deploy
+    """Deploy to the embedded stack, or to LocalStack or AWS; the latter is recorded in the state folder, so the
+    other commands find it (`--target`)."""
+    from mlops_local import deployments
+    from mlops_local.deployer import deploy, load_template
     from mlops_local.targets import resolve_target
 
     malformed = [p for p in args.parameter if "=" not in p]
@@ -238,17 +260,29 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             )
         _deploy_to_stack(state, overrides=params)
         return 0
+    defaults = {k: v for k, v in target.default_parameters().items() if k not in params}
+    if defaults:
+        _say(f"{target.name} defaults: " + " ".join(f"{k}={v}" for k, v in defaults.items()))
+    params = {**defaults, **params}
     result = deploy(target, template_path=TEMPLATE, stack_name=args.stack_name, parameters=params)
     _say(f"stack {result.stack_name}: {result.status} in {result.seconds:.1f} s")
     for key, value in sorted(result.outputs.items()):
         print(f"  {key:30} {value}")
+    record = deployments.deployment_of(target, result.stack_name, result.outputs, params, load_template(TEMPLATE))
+    path = deployments.save(args.state_dir.resolve(), record)
+    _say(f"recorded in {path}: `mlops run|status|… --target {target.name}` work on this stack")
+    if target.name == "localstack" and "ArtifactsBucketName" in result.outputs:
+        _say(
+            f"docker-compose.yml: `docker compose up -d mlflow` now keeps MLflow's artifacts in this stack's bucket "
+            f"{result.outputs['ArtifactsBucketName']} (MLFLOW_ARTIFACTS_BUCKET overrides)"
+        )
     return 0
 
 
 # ---------------------------------------------------------------- pipeline
 
 
-def _clients(state: StackState) -> tuple[Any, Any, Any]:
+def _clients(state: Stack) -> tuple[Any, Any, Any]:
     target = state.target()
     return target.client("stepfunctions"), target.client("s3"), target.client("logs")
 
@@ -257,7 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mlops_local import runs
 
     run_input = _run_input(args.input)
-    state = _live_state(args)
+    state = _stack_for(args)
     sfn, s3, _ = _clients(state)
     if args.batch:
         run_input["batch_key"] = args.batch
@@ -281,7 +315,7 @@ def _run_input(text: str | None) -> dict[str, Any]:
     return run_input
 
 
-def _follow_and_summarise(state: StackState, sfn: Any, s3: Any, arn: str) -> int:
+def _follow_and_summarise(state: Stack, sfn: Any, s3: Any, arn: str) -> int:
     from mlops_local import runs
 
     entered: dict[str, datetime] = {}
@@ -318,9 +352,15 @@ def _follow_and_summarise(state: StackState, sfn: Any, s3: Any, arn: str) -> int
 def cmd_trigger(args: argparse.Namespace) -> int:
     from mlops_local.scheduler import fire_rule
 
-    state = _live_state(args)
+    state = _stack_for(args)
+    target = state.target()
     rule = args.rule or state.outputs["DailyScheduleRuleName"]
-    deliveries = fire_rule(rule, endpoint_url=state.endpoint_url, region=state.target().region)
+    if target.name != EMULATOR:
+        _say(
+            f"EventBridge on {target.name} has no call that fires a scheduled rule by hand: starting what {rule} "
+            "starts, with the Scheduled Event as input"
+        )
+    deliveries = fire_rule(rule, endpoint_url=target.endpoint_url, region=target.region)
     for delivery in deliveries:
         if "error" in delivery:
             print(f"mlops: target {delivery['target_arn']} of {rule} failed: {delivery['error']}", file=sys.stderr)
@@ -337,8 +377,19 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from mlops_local import deployments
+
     state_dir = args.state_dir.resolve()
     state = StackState.saved(state_dir)
+    recorded = deployments.recorded(state_dir)
+    if args.target is None and state is None and not recorded:
+        _say(f"no stack in {state_dir}: `mlops up` starts one, `mlops deploy --target localstack|aws` deploys one")
+        return 0
+    chosen = deployments.choose(state_dir, args.target, embedded=state is not None)
+    if chosen != EMULATOR:
+        return _deployment_status(args, deployments.load(state_dir, chosen))
+    if recorded:
+        _say(f"also recorded: {', '.join(recorded)} (`mlops status --target NAME`)")
     if state is None:
         _say(f"no stack in {state_dir}: `mlops up` starts one")
         return 0
@@ -351,19 +402,41 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {name:10} pid {pid:<8} {'up' if services.pid_alive(pid) else 'DOWN'}")
     _print_stack(state)
     if "StateMachineArn" in state.outputs and services.pid_alive(state.pids.get("emulator", 0)):
-        sfn, _, _ = _clients(state)
-        executions = sfn.list_executions(stateMachineArn=state.outputs["StateMachineArn"], maxResults=5)
-        print("recent executions:")
-        for execution in executions["executions"]:
-            print(f"  {execution['name']:40} {execution['status']}")
+        _print_recent_executions(state)
     return 0
+
+
+def _deployment_status(args: argparse.Namespace, deployment: Deployment) -> int:
+    from mlops_local.deployer import stack_status
+
+    args.unreachable_hint = deployment.unreachable_hint()
+    status = stack_status(deployment.target().client("cloudformation"), deployment.stack_name)
+    where = deployment.endpoint_url or f"region {deployment.region}"
+    print(f"  {deployment.name} ({where}), stack {deployment.stack_name}: {status or 'gone'}")
+    if status is None:
+        raise ToolError(
+            f"stack {deployment.stack_name} no longer exists on {deployment.name}: deploy it again with "
+            f"`mlops deploy --target {deployment.name}`"
+        )
+    print(f"  deployed       {deployment.deployed_at}")
+    _print_stack(deployment)
+    _print_recent_executions(deployment)
+    return 0
+
+
+def _print_recent_executions(stack: Stack) -> None:
+    sfn, _, _ = _clients(stack)
+    executions = sfn.list_executions(stateMachineArn=stack.outputs["StateMachineArn"], maxResults=5)
+    print("recent executions:")
+    for execution in executions["executions"]:
+        print(f"  {execution['name']:40} {execution['status']}")
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
     output_key = STEP_FUNCTIONS.get(args.step)
     if output_key is None:
         raise ToolError(f"unknown step {args.step!r}: one of {', '.join(STEP_FUNCTIONS)}")
-    state = _live_state(args)
+    state = _stack_for(args)
     _, _, logs = _clients(state)
     group = f"/aws/lambda/{state.outputs[output_key]}"
     start = int((time.time() - args.since_minutes * 60) * 1000)
@@ -385,20 +458,30 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    """Shell exports for the real clients (aws, awslocal, curl) against the running stack."""
-    state = _live_state(args)
-    exports = {
-        "AWS_ENDPOINT_URL": state.endpoint_url,
-        **environment.CREDENTIALS_ENV,
-        "AWS_DEFAULT_REGION": state.target().region,
-        "LOCALSTACK_HOST": f"{state.host}:{state.ports.emulator}",
+    """Shell exports for the real clients (aws, awslocal, curl) against the stack."""
+    state = _stack_for(args)
+    target = state.target()
+    if target.emulated:
+        exports = {
+            "AWS_ENDPOINT_URL": target.endpoint_url,
+            **environment.CREDENTIALS_ENV,
+            "LOCALSTACK_HOST": urlsplit(target.endpoint_url).netloc,
+        }
+    else:
+        print("unset AWS_ENDPOINT_URL LOCALSTACK_HOST  # AWS itself, with your own credentials")
+        exports = {}
+    exports |= {
+        "AWS_DEFAULT_REGION": target.region,
         "MLFLOW_TRACKING_URI": state.mlflow_url,
         "API_URL": state.api_url,
-        "API_KEY": state.api_key,
         "STATE_MACHINE_ARN": state.outputs.get("StateMachineArn", ""),
         "DATA_BUCKET": state.outputs.get("DataBucketName", ""),
         "REPORTS_BUCKET": state.outputs.get("ReportsBucketName", ""),
     }
+    if isinstance(state, StackState):
+        exports["API_KEY"] = state.api_key
+    else:
+        print("# API_KEY: the ApiKey this stack was deployed with (not recorded)")
     for key, value in exports.items():
         print(f"export {key}={value}")
     return 0
@@ -410,7 +493,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     from mlops_core.data import seed_dataset
 
-    state = _live_state(args)
+    state = _stack_for(args)
     config = seed_dataset(_data_store(state), args.dataset or state.dataset)
     _say(f"dataset {config.name}: baseline at s3://{state.outputs['DataBucketName']}/{config.baseline_key}")
     return 0
@@ -419,7 +502,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     if args.rows is not None and args.rows < 1:
         raise ToolError(f"--rows must be at least 1, got {args.rows}")
-    state = _live_state(args)
+    state = _stack_for(args)
     key = _simulate(
         state, dataset=args.dataset or state.dataset, strength=args.strength, seed=args.seed, rows=args.rows
     )
@@ -427,7 +510,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | None, rows: int | None = None) -> str:
+def _simulate(state: Stack, *, dataset: str, strength: float, seed: int | None, rows: int | None = None) -> str:
     from mlops_core.data import load_dataset_config, read_table, simulate_drift, write_batch
 
     store = _data_store(state)
@@ -439,7 +522,7 @@ def _simulate(state: StackState, *, dataset: str, strength: float, seed: int | N
     return key
 
 
-def _data_store(state: StackState) -> Any:
+def _data_store(state: Stack) -> Any:
     from mlops_core.adapters import S3ObjectStore
 
     _, s3, _ = _clients(state)
@@ -492,6 +575,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- helpers
 
 
+def _stack_for(args: argparse.Namespace) -> Stack:
+    """The stack a command works on: the one --target names; else the embedded stack when one is recorded in
+    the state folder; else the one LocalStack or AWS stack a deploy recorded there (see `deployments`). Either
+    way it has `outputs`, `target()`, `dataset`, `mlflow_url` and `api_url`."""
+    from mlops_local import deployments
+
+    state_dir = args.state_dir.resolve()
+    embedded = StackState.saved(state_dir) is not None
+    chosen = deployments.choose(state_dir, getattr(args, "target", None), embedded=embedded)
+    if chosen == EMULATOR:
+        return _live_state(args)
+    deployment = deployments.load(state_dir, chosen)
+    args.unreachable_hint = deployment.unreachable_hint()
+    return deployment
+
+
 def _live_state(args: argparse.Namespace) -> StackState:
     state = StackState.load(args.state_dir.resolve())
     emulator = state.pids.get("emulator")
@@ -502,8 +601,11 @@ def _live_state(args: argparse.Namespace) -> StackState:
     return state
 
 
-def _print_stack(state: StackState) -> None:
-    print(f"  AWS endpoint   {state.endpoint_url}   (aws --endpoint-url {state.endpoint_url} …, awslocal …)")
+def _print_stack(state: Stack) -> None:
+    if state.endpoint_url:
+        print(f"  AWS endpoint   {state.endpoint_url}   (aws --endpoint-url {state.endpoint_url} …, awslocal …)")
+    else:
+        print(f"  AWS            region {state.target().region}, your own credentials")
     print(f"  MLflow         {state.mlflow_url}")
     print(f"  API            {state.api_url}")
     for key in ("StateMachineArn", "DataBucketName", "ReportsWebsiteUrl"):
@@ -538,7 +640,7 @@ def _parser() -> argparse.ArgumentParser:
     add("reset", cmd_reset, "wipe the stack's state (the stack must be down)")
 
     deploy = add("deploy", cmd_deploy, "package and (re)deploy template.yaml")
-    deploy.add_argument("--target", choices=["emulator", "localstack", "aws"], default=None)
+    deploy.add_argument("--target", choices=TARGETS, default=None)
     deploy.add_argument("--endpoint-url", default=None)
     deploy.add_argument("--image-uri", default=None, help="container image for the aws target")
     deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
@@ -552,12 +654,12 @@ def _parser() -> argparse.ArgumentParser:
     trigger.add_argument("--rule", help="rule name (default: the daily pipeline rule)")
     trigger.add_argument("--wait", action="store_true", help="follow the execution it starts")
 
-    add("status", cmd_status, "what is running, the stack outputs, recent executions")
+    status = add("status", cmd_status, "what is running, the stack outputs, recent executions")
     logs = add("logs", cmd_logs, "a function's CloudWatch log lines")
     logs.add_argument("step", help=", ".join(STEP_FUNCTIONS))
     logs.add_argument("--since-minutes", type=float, default=60)
     logs.add_argument("--follow", "-f", action="store_true")
-    add("env", cmd_env, "print shell exports for aws, awslocal and curl")
+    env = add("env", cmd_env, "print shell exports for aws, awslocal and curl")
 
     seed = add("seed", cmd_seed, "upload a demo dataset's baseline and config")
     seed.add_argument("--dataset", default=None, choices=list(DEMO_DATASETS), help="default: the stack's")
@@ -566,6 +668,13 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--strength", type=float, default=1.0, help="0 = no drift")
     simulate.add_argument("--seed", type=int, default=None, help="default: time-based")
     simulate.add_argument("--rows", type=int, default=None, help="batch size (default: the baseline's)")
+    for command in (run, trigger, status, logs, env, seed, simulate):
+        command.add_argument(
+            "--target",
+            choices=TARGETS,
+            default=None,
+            help="the stack to work on (default: the embedded stack if one is recorded, else the one deploy recorded)",
+        )
 
     demo = add("demo", cmd_demo, "up, seed, three runs with summaries, down")
     demo.add_argument("--dataset", default=None)
