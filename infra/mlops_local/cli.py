@@ -90,7 +90,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     the state folder across `down` and `up`, and across a crash of any of its processes."""
     state = _state_for_up(args)
     running = state.running()
-    if len(running) == len(services.SERVICES):
+    if set(services.SERVICES) <= set(running):
         _say(f"the stack is already up (state in {state.state_dir}); `mlops down` stops it")
         _print_stack(state)
         return 0
@@ -110,10 +110,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             _say(f"starting the MLflow tracking server on {state.mlflow_url}")
             state.pids["mlflow"] = services.start_mlflow(state, state.outputs["ArtifactsBucketName"])
             state.save()
-        if "api" in missing:
-            _say(f"starting the API (chalice local) on {state.api_url}")
-            state.pids["api"] = services.start_api(state)
-            state.save()
+        health = services.wait_api(state)
+        _say(f"the API answers at {state.api_url}: {health.get('status')} {health.get('models') or ''}".rstrip())
     except BaseException:
         _stop(state, missing)
         raise
@@ -181,8 +179,10 @@ def _wait_for_signal() -> None:
 def _stop(state: StackState, names: tuple[str, ...] = services.SERVICES) -> None:
     """Stop the named services (the API first, the emulator last, so it saves the final state); the stack's
     record stays, so `mlops up` brings back the same stack."""
-    for name in reversed(services.SERVICES):
-        pid = state.pids.pop(name, None) if name in names else None
+    # Whatever else an older version started goes first; the emulator last.
+    order = [name for name in state.pids if name not in services.SERVICES] + list(reversed(services.SERVICES))
+    for name in order:
+        pid = state.pids.pop(name, None) if name in names or name not in services.SERVICES else None
         if pid:
             services.stop_pid(pid)
     if (Path(state.state_dir) / "stack.json").exists() or state.pids:
@@ -228,7 +228,9 @@ def _parameters(state: StackState) -> dict[str, str]:
     params = {
         "DatasetName": state.dataset,
         "MlflowTrackingUri": state.mlflow_url,
-        "ApiUrl": state.api_url,
+        # The A/B step calls this stack's API Gateway stage, reached at the emulator's host and port.
+        "ApiUrl": "",
+        "LocalStackHost": f"{state.host}:{state.ports.emulator}",
         "ApiKey": state.api_key,
         "S3PublicEndpoint": state.endpoint_url,
     }
@@ -457,6 +459,17 @@ def cmd_logs(args: argparse.Namespace) -> int:
         time.sleep(1)
 
 
+def cmd_dev_api(args: argparse.Namespace) -> int:
+    """The app under `chalice local`, in the foreground, with the deployed function's environment: for
+    developing the app. The stack's API is the deployed one behind the emulated API Gateway (`mlops env`)."""
+    state = _live_state(args)
+    command, env = services.dev_api_command(state)
+    _say(f"serving the app (development server) on {state.dev_api_url}; the stack's API is {state.api_url}")
+    os.chdir(services.APP_DIR)
+    os.execve(command[0], command, env)
+    return 0  # not reached: exec replaces this process
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     """Shell exports for the real clients (aws, awslocal, curl) against the stack."""
     state = _stack_for(args)
@@ -544,7 +557,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"the stack in {state_dir} watches {state.dataset!r}, not {args.dataset!r}: `mlops reset` wipes it, "
             "or run the demo with another --state-dir"
         )
-    if state is None or len(state.running()) < len(services.SERVICES):
+    if state is None or not set(services.SERVICES) <= set(state.running()):
         cmd_up(argparse.Namespace(**{**vars(args), "detach": True, "origin": "demo" if state is None else None}))
         started_here = True
     state = StackState.load(state_dir)
@@ -659,6 +672,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("step", help=", ".join(STEP_FUNCTIONS))
     logs.add_argument("--since-minutes", type=float, default=60)
     logs.add_argument("--follow", "-f", action="store_true")
+    add("dev-api", cmd_dev_api, "serve the app under `chalice local` on MLOPS_API_PORT, for developing the app")
     env = add("env", cmd_env, "print shell exports for aws, awslocal and curl")
 
     seed = add("seed", cmd_seed, "upload a demo dataset's baseline and config")

@@ -1,4 +1,5 @@
-"""The local stack's processes: the emulator, the MLflow tracking server and `chalice local`.
+"""The local stack's processes: the emulator (which serves the API through its emulated API Gateway) and the
+MLflow tracking server; and `chalice local` for developing the app.
 
 Each runs as its own process group, logs to <state>/logs/<name>.log, and is recorded in <state>/stack.json so
 `mlops status` and `mlops down` find it from another shell.
@@ -30,7 +31,8 @@ SHARED_LIBRARY = REPO_ROOT / "layers" / "shared" / "python"
 APP_DIR = REPO_ROOT / "app"
 TEMPLATE = REPO_ROOT / "template.yaml"
 DEFAULT_STACK = "mlops-pipeline"
-SERVICES = ("emulator", "mlflow", "api")  # in the order they start
+# In the order they start. The API is not one: it is the stack's ApiFunction behind the emulated API Gateway.
+SERVICES = ("emulator", "mlflow")
 DEFAULT_DATASET = settings.DEFAULTS[settings.DATASET]
 
 
@@ -86,6 +88,12 @@ class StackState:
 
     @property
     def api_url(self) -> str:
+        """The deployed API, as the stack's output gives it (the emulated API Gateway's invoke URL)."""
+        return self.outputs.get("ApiUrl", "")
+
+    @property
+    def dev_api_url(self) -> str:
+        """Where `mlops dev-api` serves the app under `chalice local`, for developing the app only."""
         return f"http://{self.host}:{self.ports.api}"
 
     def target(self) -> Target:
@@ -312,12 +320,34 @@ def api_environment(state: StackState, template_path: Path = TEMPLATE) -> dict[s
     return env
 
 
-def start_api(state: StackState) -> int:
-    state_dir = Path(state.state_dir)
+def dev_api_command(state: StackState) -> tuple[list[str], dict[str, str]]:
+    """`chalice local` serving the app with the deployed function's environment, for developing the app only:
+    a development server (a listen queue of five), not the stack's API."""
     chalice = Path(sys.executable).with_name("chalice")
     if not chalice.exists():
         raise MissingDependencyError("chalice is not installed in this environment: run `make setup`")
     command = [str(chalice), "local", "--host", state.host, "--port", str(state.ports.api), "--no-autoreload"]
-    pid = spawn("api", command, state_dir=state_dir, env=api_environment(state), cwd=APP_DIR)
-    wait_http(f"{state.api_url}/health", timeout=90, name="api", pid=pid, state_dir=state_dir)
-    return pid
+    return command, api_environment(state)
+
+
+def wait_api(state: StackState, *, timeout: float = 180) -> dict:
+    """Wait until the deployed API answers /health through the gateway, which also loads its models (the first
+    invocation of a worker imports the app and MLflow): its health body once it does."""
+    deadline = time.monotonic() + timeout
+    url = f"{state.api_url}/health"
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            with contextlib.suppress(ValueError):
+                answer = json.loads(body)
+                if isinstance(answer, dict) and "status" in answer:  # the app itself answered: 503 unavailable
+                    return answer
+            last = f"HTTP {error.code}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as error:
+            last = str(error)
+        time.sleep(0.5)
+    raise StackNotUpError(f"the API did not answer at {url} within {timeout:.0f} s ({last}): see `mlops logs api`")

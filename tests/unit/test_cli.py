@@ -225,7 +225,7 @@ def taken_port() -> Iterator[socket.socket]:
     holder.close()
 
 
-@pytest.mark.parametrize("service", list(PORT_VARIABLES))
+@pytest.mark.parametrize("service", list(services.SERVICES))
 def test_up_on_a_taken_port_names_the_port_and_the_variable(
     service: str,
     free_ports: dict[str, int],
@@ -287,7 +287,8 @@ def test_stack_state_round_trip(state_dir: Path) -> None:
     assert isinstance(loaded.ports, Ports)
     assert loaded.endpoint_url == "http://127.0.0.1:14566"
     assert loaded.mlflow_url == "http://127.0.0.1:15000"
-    assert loaded.api_url == "http://127.0.0.1:18000"
+    assert loaded.dev_api_url == "http://127.0.0.1:18000"
+    assert loaded.api_url == ""  # the deployed API's URL is a stack output
     assert not (state_dir / "stack.tmp").exists()
 
 
