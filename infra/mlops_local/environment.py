@@ -12,6 +12,7 @@ API_KEY = "MLOPS_API_KEY"  # the management credential; generated when unset
 EMULATOR_PORT = "MLOPS_EMULATOR_PORT"
 MLFLOW_PORT = "MLOPS_MLFLOW_PORT"
 API_PORT = "MLOPS_API_PORT"
+LAMBDA_WORKERS = "MLOPS_LAMBDA_WORKERS"  # most warm workers one function may have at once in the emulator
 # Optional template parameter overrides, for short demo or test runs.
 TRAINING_BUDGET_SECONDS = "MLOPS_TRAINING_BUDGET_SECONDS"
 TRAINING_MODELS = "MLOPS_TRAINING_MODELS"

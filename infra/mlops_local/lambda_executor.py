@@ -58,6 +58,13 @@ class InvalidPayloadError(LambdaExecutorError):
     status = 400
 
 
+class TooManyRequestsError(LambdaExecutorError):
+    """Every worker the function may have stayed busy for as long as the invocation could wait."""
+
+    code = "TooManyRequestsException"
+    status = 429
+
+
 class InvalidZipFileError(LambdaExecutorError):
     """The function's or a layer's code is not a zip archive."""
 
@@ -388,13 +395,18 @@ class Worker:
 class LambdaExecutor:
     """Serves invocations of deployed functions from pools of warm workers, one pool per function version."""
 
-    def __init__(self, state_dir: Path, endpoint_url: str, sink: LogSink) -> None:
+    def __init__(self, state_dir: Path, endpoint_url: str, sink: LogSink, *, max_workers: int | None = None) -> None:
         self.endpoint_url = endpoint_url
         self._code = CodeStore(state_dir / "lambda")
         self._sink = sink
-        self._lock = threading.Lock()
+        # Lambda scales a function out on separate machines; here every worker shares this machine's cores, and a
+        # burst of cold starts (each importing the ML stack) would starve them all. So a function gets at most
+        # `max_workers` workers and further invocations queue for one, as long as their timeout allows.
+        self.max_workers = max_workers or default_max_workers()
+        self._lock = threading.Condition()
         self._idle: dict[str, list[Worker]] = {}
         self._busy: set[Worker] = set()
+        self._starting: dict[str, int] = {}
         self._stopped = False
 
     def invoke(self, spec: FunctionSpec, body: bytes | str | None, invocation_type: str) -> InvocationResult | None:
@@ -428,24 +440,38 @@ class LambdaExecutor:
 
     def _acquire(self, spec: FunctionSpec) -> Worker:
         fingerprint = spec.fingerprint()
+        deadline = time.monotonic() + max(spec.timeout, 10)
         with self._lock:
-            if self._stopped:
-                raise LambdaExecutorError("the Lambda executor is stopped")
-            self._retire_stale(spec.arn, fingerprint)
-            idle = self._idle.setdefault(spec.arn, [])
-            while idle:
-                worker = idle.pop()
-                if worker.alive:
-                    self._busy.add(worker)
-                    return worker
-                worker.stop()
+            while True:
+                if self._stopped:
+                    raise LambdaExecutorError("the Lambda executor is stopped")
+                self._retire_stale(spec.arn, fingerprint)
+                idle = self._idle.setdefault(spec.arn, [])
+                while idle:
+                    worker = idle.pop()
+                    if worker.alive:
+                        self._busy.add(worker)
+                        return worker
+                    worker.stop()
+                running = sum(w.spec.arn == spec.arn for w in self._busy) + self._starting.get(spec.arn, 0)
+                if running < self.max_workers:
+                    self._starting[spec.arn] = self._starting.get(spec.arn, 0) + 1
+                    break
+                if not self._lock.wait(timeout=deadline - time.monotonic()) and time.monotonic() >= deadline:
+                    raise TooManyRequestsError(
+                        f"function {spec.name} kept all {self.max_workers} workers busy for {spec.timeout} s"
+                    )
         # All workers of this function are busy (or none exists yet): start another one, outside the lock, so
         # concurrent invocations run in parallel as on Lambda.
-        task_root = self._code.unpack(spec.code, f"code of function {spec.name}")
-        layer_roots = [
-            self._code.unpack(blob, f"layer {i} of function {spec.name}") for i, blob in enumerate(spec.layers)
-        ]
-        worker = Worker(spec, task_root, self._code.layer_paths(layer_roots), self.endpoint_url, self._sink)
+        try:
+            task_root = self._code.unpack(spec.code, f"code of function {spec.name}")
+            layer_roots = [
+                self._code.unpack(blob, f"layer {i} of function {spec.name}") for i, blob in enumerate(spec.layers)
+            ]
+            worker = Worker(spec, task_root, self._code.layer_paths(layer_roots), self.endpoint_url, self._sink)
+        finally:
+            with self._lock:
+                self._starting[spec.arn] -= 1
         with self._lock:
             self._busy.add(worker)
         # Init gets the function's timeout (Lambda retries a slow init inside the invoke's time budget).
@@ -461,6 +487,7 @@ class LambdaExecutor:
     def _release(self, worker: Worker) -> None:
         with self._lock:
             self._busy.discard(worker)
+            self._lock.notify_all()
             if not self._stopped and worker.alive:
                 self._idle.setdefault(worker.spec.arn, []).append(worker)
                 return
@@ -469,6 +496,7 @@ class LambdaExecutor:
     def _discard(self, worker: Worker) -> None:
         with self._lock:
             self._busy.discard(worker)
+            self._lock.notify_all()
         worker.stop()
 
     def stop(self) -> None:
@@ -479,6 +507,16 @@ class LambdaExecutor:
             self._idle.clear()
         for worker in workers:
             worker.stop()
+
+
+def default_max_workers() -> int:
+    """MLOPS_LAMBDA_WORKERS, else twice the cores (at least 4): enough to overlap I/O-bound invocations."""
+    from mlops_local import environment
+
+    configured = os.environ.get(environment.LAMBDA_WORKERS, "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(4, 2 * (os.cpu_count() or 2))
 
 
 def _event_document(body: bytes | str | None) -> str:

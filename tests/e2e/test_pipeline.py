@@ -291,3 +291,47 @@ def test_readme_curl_examples_work_against_the_stack(iris: Stack, first_run: dic
             assert "roll back" in api_error
             continue
         assert api_error is None, f"{command} -> {body}"
+
+
+def test_the_api_gateway_holds_32_concurrent_clients_with_exact_counters(
+    iris: Stack, first_run: dict[str, Any]
+) -> None:
+    """The deployed API, through the emulated API Gateway's invoke URL, under 32 clients at once: every request
+    answered, and the A/B counters grow by exactly the number of answered predictions."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    url = iris.env["API_URL"]
+    assert "/restapis/" in url and url.endswith("/_user_request_"), url
+    features = {"sepal_length": 5.8, "sepal_width": 2.7, "petal_length": 4.1, "petal_width": 1.0}
+
+    def counted() -> int:
+        stats = requests.get(f"{url}/stats/ab", timeout=60).json()
+        return sum(figures["requests"] for figures in stats["variants"].values())
+
+    def settled(at_least: int) -> int:
+        previous, deadline = -1, time.monotonic() + 120
+        while True:
+            current = counted()
+            if current == previous and current >= at_least:
+                return current
+            assert time.monotonic() < deadline, f"counters did not settle: {previous}, {current}"
+            previous = current
+            time.sleep(2)
+
+    before = settled(0)
+
+    def client(number: int) -> list[int]:
+        with requests.Session() as session:
+            return [
+                session.post(
+                    f"{url}/predict", json={"features": features, "user_id": f"load-{number}-{i}"}, timeout=120
+                ).status_code
+                for i in range(10)
+            ]
+
+    with ThreadPoolExecutor(32) as pool:
+        statuses = [status for answers in pool.map(client, range(32)) for status in answers]
+    assert statuses == [200] * 320
+    assert settled(before + 320) == before + 320
