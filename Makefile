@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test test-fast lint bench chromium clean
+.PHONY: setup demo test test-fast test-localstack lint bench chromium clean
 
 setup: $(VENV)/.installed
 
@@ -34,6 +34,22 @@ test: setup chromium
 # in-memory fakes, the API's routes, the adapters. No emulator, no Chromium.
 test-fast: setup
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional -m "not slow"
+
+# Opt-in: LocalStack 4.14 in host mode (Python 3.13, no Docker) in .venv-localstack/, template.yaml deployed to it
+# by our deployer; see tests/localstack/. About two minutes, plus about two for the first venv.
+PYTHON_LOCALSTACK ?= python3.13
+LOCALSTACK_VENV := .venv-localstack
+
+$(LOCALSTACK_VENV)/.installed: tests/localstack/requirements.txt
+	@$(PYTHON_LOCALSTACK) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { \
+	  echo "make: LocalStack 4.14 in host mode needs Python 3.13: set PYTHON_LOCALSTACK to one ($(PYTHON_LOCALSTACK) is not)"; exit 1; }
+	$(PYTHON_LOCALSTACK) -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(LOCALSTACK_VENV)/bin/pip install --quiet -r tests/localstack/requirements.txt
+	touch $@
+
+test-localstack: setup $(LOCALSTACK_VENV)/.installed
+	MLOPS_LOCALSTACK_PYTHON=$(abspath $(LOCALSTACK_VENV))/bin/python $(BIN)/pytest -q -p no:cacheprovider -m localstack tests/localstack
 
 lint: setup
 	$(BIN)/ruff check .
