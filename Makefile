@@ -28,7 +28,7 @@ demo: setup
 	$(BIN)/mlops demo
 
 test: setup chromium
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not localstack"
 
 # The unit tier and the functional tier without the tests that train models: every step's branches on
 # in-memory fakes, the API's routes, the adapters. No emulator, no Chromium.
@@ -63,4 +63,5 @@ bench: setup
 
 clean:
 	-$(BIN)/mlops down 2>/dev/null
-	rm -rf .mlops
+	-$(BIN)/mlops reset
+	rm -rf .venv-localstack

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlops_local.api_gateway import invoke_url
 from mlops_local.cli import _parameters as cli_parameters
 from mlops_local.deployer import DeployResult, deploy
 from mlops_local.exceptions import DeployError
@@ -62,7 +63,7 @@ def deployed(emulator: Any) -> DeployResult:
     )
 
 
-def test_stack_is_created_with_every_output(deployed: DeployResult) -> None:
+def test_stack_is_created_with_every_output(deployed: DeployResult, emulator: Any) -> None:
     from mlops_local.cli import STEP_FUNCTIONS
 
     assert deployed.status == "CREATE_COMPLETE"
@@ -80,7 +81,11 @@ def test_stack_is_created_with_every_output(deployed: DeployResult) -> None:
     }
     assert expected <= set(deployed.outputs)
     assert all(deployed.outputs[key] for key in expected), deployed.outputs
-    assert deployed.outputs["ApiUrl"] == "http://127.0.0.1:59998"
+    # The stack's own stage, at the emulator's API Gateway (what `mlops up` passes: no ApiUrl of its own).
+    api_id = emulator.client("cloudformation").describe_stack_resource(
+        StackName=deployed.stack_name, LogicalResourceId="PredictionApi"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    assert deployed.outputs["ApiUrl"] == invoke_url(emulator.endpoint_url, api_id, "Prod")
     assert deployed.outputs["StateMachineArn"].startswith("arn:aws:states:us-east-1:")
 
 
@@ -125,7 +130,8 @@ def test_functions_have_the_layer_and_resolved_environment(emulator: Any, deploy
         # Nothing unresolved may reach a handler: no intrinsic left as text.
         assert not any("Ref" in str(value) or "${" in str(value) for value in env.values()), env
     run_ab_test = lambda_client.get_function_configuration(FunctionName=names["RunAbTestFunction"])
-    assert run_ab_test["Environment"]["Variables"]["API_URL"] == "http://127.0.0.1:59998"
+    assert run_ab_test["Environment"]["Variables"]["API_URL"] == outputs["ApiUrl"]
+    assert "/restapis/" in outputs["ApiUrl"]
     api = lambda_client.get_function_configuration(FunctionName=names["ApiFunction"])
     assert api["Environment"]["Variables"]["API_KEY"] == "integration-key"
     assert api["Handler"] == "app.app"
