@@ -97,6 +97,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     missing = tuple(name for name in services.SERVICES if name not in running)
     if running:
         _say(f"restarting what stopped: {', '.join(missing)}")
+    for name in missing:
+        # A service whose leader died may leave children holding its port (MLflow's server workers).
+        if state.pids.get(name):
+            services.stop_pid(state.pids[name], grace=5)
     state.pids = running
     services.require_free_ports(state.host, state.ports, missing)
     Path(state.state_dir).mkdir(parents=True, exist_ok=True)

@@ -234,15 +234,30 @@ def _is_zombie(pid: int) -> bool:
 
 
 def stop_pid(pid: int, *, grace: float = 10.0) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after the grace period."""
+    """SIGTERM the process group, then SIGKILL what is left after the grace period. Waits for the whole group:
+    a service's children (MLflow's server workers) may outlive its leader and hold its port."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            if not pid_alive(pid):
+            if not pid_alive(pid) and not _group_members(pid):
                 return
             time.sleep(0.1)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of the process group `pgid`, from /proc; empty where there is no /proc."""
+    members = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 def base_env(state: StackState) -> dict[str, str]:

@@ -84,8 +84,9 @@ def user_env(**extra: str) -> dict[str, str]:
     """A user's shell without AWS or MLflow settings, on free ports, with `mlops` on the PATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
     env.update({variable: str(_free_port()) for variable in environment.PORT_VARIABLES.values()})
-    # Small AutoML budget: the tests check the pipeline's behaviour, not the best achievable model.
+    # Small AutoML budget and three quick models: the tests check the pipeline's behaviour, not the best model.
     env[environment.TRAINING_BUDGET_SECONDS] = "20"
+    env[environment.TRAINING_MODELS] = "lr,nb,dt"
     env["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     env.update(extra)
     return env

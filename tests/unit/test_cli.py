@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -405,3 +406,20 @@ def test_an_api_variable_the_deploy_did_not_record_is_one_actionable_error(state
     assert str(raised.value) == (
         "cannot work out AB_TABLE: no stack output has the value !Ref AbTable; add one to the template's Outputs"
     )
+
+
+def test_stopping_a_service_whose_leader_died_stops_its_children() -> None:
+    # A server whose workers outlive it (as MLflow's do): the leader is killed, a child keeps running.
+    leader = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"],
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(services._group_members(leader.pid)) < 2:
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    leader.kill()
+    leader.wait()
+    assert services._group_members(leader.pid), "the child outlives its leader"
+    services.stop_pid(leader.pid, grace=10)
+    assert services._group_members(leader.pid) == []
