@@ -56,8 +56,8 @@ def mlops(state_dir: Path, env: dict[str, str], *args: str) -> str:
 
 
 def api_url(state_dir: Path) -> str:
-    ports = json.loads((state_dir / "stack.json").read_text())["ports"]
-    return f"http://127.0.0.1:{ports['api']}"
+    """The deployed API behind the emulated API Gateway, as the stack's output gives it."""
+    return json.loads((state_dir / "stack.json").read_text())["outputs"]["ApiUrl"]
 
 
 def execution_seconds(state_dir: Path, env: dict[str, str], strength: str, seed: str) -> float:
