@@ -123,9 +123,7 @@ def test_up_refuses_another_dataset_for_a_saved_stack(state_dir: Path, capsys: p
     assert "watches 'iris', not 'penguins'" in line and "mlops reset" in line
 
 
-def test_up_on_a_running_stack_says_so_and_changes_nothing(
-    state_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_up_on_a_running_stack_says_so_and_changes_nothing(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = _save_state(state_dir, emulator_pid=os.getpid(), outputs={})
     state.pids = {"emulator": os.getpid(), "mlflow": os.getpid(), "api": os.getpid()}
     state.save()
@@ -423,3 +421,19 @@ def test_stopping_a_service_whose_leader_died_stops_its_children() -> None:
     assert services._group_members(leader.pid), "the child outlives its leader"
     services.stop_pid(leader.pid, grace=10)
     assert services._group_members(leader.pid) == []
+
+
+def test_a_reader_that_goes_away_is_not_a_stack_error(state_dir: Path) -> None:
+    _save_state(state_dir, emulator_pid=_dead_pid(), outputs={"StateMachineArn": "arn"})
+    # `mlops status | head -0`: the reader has gone before the first line is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlops_local.cli", "--state-dir", str(state_dir), "status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0
+    assert "cannot reach the stack" not in errors and "Traceback" not in errors
