@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -103,7 +104,8 @@ class StackState:
         """Atomically, readable by its owner only: the file holds the API key."""
         path = Path(self.state_dir) / "stack.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        # A name of its own per writer: two commands saving at once must not move each other's file.
+        tmp = path.with_name(f"stack.json.{os.getpid()}.{threading.get_ident()}.tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -288,7 +288,7 @@ def test_stack_state_round_trip(state_dir: Path) -> None:
     assert loaded.mlflow_url == "http://127.0.0.1:15000"
     assert loaded.dev_api_url == "http://127.0.0.1:18000"
     assert loaded.api_url == ""  # the deployed API's URL is a stack output
-    assert not (state_dir / "stack.tmp").exists()
+    assert not list(state_dir.glob("*.tmp"))
 
 
 def test_ports_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -437,3 +437,25 @@ def test_a_reader_that_goes_away_is_not_a_stack_error(state_dir: Path) -> None:
     errors = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0
     assert "cannot reach the stack" not in errors and "Traceback" not in errors
+
+
+def test_commands_saving_the_stack_at_once_do_not_trip_over_each_other(state_dir: Path) -> None:
+    import threading
+
+    state = _save_state(state_dir, emulator_pid=_dead_pid(), outputs={})
+    errors: list[BaseException] = []
+
+    def save_many() -> None:
+        try:
+            for _ in range(50):
+                state.save()
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=save_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert StackState.load(state_dir) == state
