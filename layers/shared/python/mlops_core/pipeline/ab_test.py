@@ -70,9 +70,10 @@ def run(state: dict[str, Any], deps: Deps) -> AbTestOutput:
             continue
         answered[variant].append((label, str(answer["prediction"])))
         feedback.append((answer["prediction_id"], label))
+    # One feedback batch at a time: each adds to the same few counter items, and concurrent transactions on
+    # them cancel each other (TransactionConflict) until a batch runs past the gateway's 29 s.
     chunks = [feedback[at : at + BATCH_ROWS] for at in range(0, len(feedback), BATCH_ROWS)]
-    with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-        statuses = [status for chunk in pool.map(api.feedback_batch, chunks) for status in chunk]
+    statuses = [status for chunk in chunks for status in api.feedback_batch(chunk)]
     lost = sum(status in ("lost", "rejected") for status in statuses)
     if lost:
         log_event(step="run_ab_test", phase="warning", run_id=ctx.run_id, feedback_lost=lost)
