@@ -162,6 +162,7 @@ def test_feedback_goes_in_one_batch_and_every_item_gets_a_status(
 
 def test_an_unreachable_api_loses_nothing_silently() -> None:
     api = HttpPredictionApi(unreachable(), sleep=lambda seconds: None, attempts=2)
+    assert api.await_versions({"staging": "1"}, timeout_seconds=60) is False  # at once: nothing answers
     assert api.predict_batch([{"x": 1.0}], ["a"]) is None
     assert api.feedback_batch([("p-1", "setosa")]) == ["lost"]
     with pytest.raises(ConnectionError, match="no answer"):

@@ -65,7 +65,9 @@ class HttpPredictionApi:
         deadline = time.monotonic() + timeout_seconds
         while True:
             response = self._call("GET", "/health")
-            serving = response.json().get("models") if response is not None and response.status_code < 500 else None
+            if response is None:
+                return False  # no answer after every retry: waiting longer will not help, the next call says why
+            serving = response.json().get("models") if response.status_code < 500 else None
             if serving == expected:
                 return True
             if time.monotonic() >= deadline:
