@@ -81,22 +81,29 @@ def pipeline_times(ephemeral: bool) -> list[float]:
 def restart_times() -> tuple[float, float, str]:
     with tempfile.TemporaryDirectory() as folder:
         state_dir, env = Path(folder) / "state", environment()
-        mlops(state_dir, env, "up", "--detach")
-        mlops(state_dir, env, "seed")
-        execution_seconds(state_dir, env, "1.0", "3")
-        version = requests.post(f"{api_url(state_dir)}/predict", json={"features": FEATURES}, timeout=60).json()
-        mlops(state_dir, env, "down")
-        started = time.perf_counter()
-        mlops(state_dir, env, "up", "--detach")
-        url = api_url(state_dir)
-        while requests.get(f"{url}/health", timeout=60).json().get("status") != "ready":
-            time.sleep(0.1)
-        ready = time.perf_counter() - started
-        answer = requests.post(f"{url}/predict", json={"features": FEATURES}, timeout=60).json()
-        first = time.perf_counter() - started
-        mlops(state_dir, env, "down")
-        same = "same" if answer["model_version"] == version["model_version"] else "DIFFERENT"
-        return ready, first, f"{same} Production version (v{answer['model_version']})"
+        try:
+            return _restart(state_dir, env)
+        finally:
+            subprocess.run([str(MLOPS), "--state-dir", str(state_dir), "down"], env=env, capture_output=True)
+
+
+def _restart(state_dir: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    mlops(state_dir, env, "up", "--detach")
+    mlops(state_dir, env, "seed")
+    execution_seconds(state_dir, env, "1.0", "3")
+    version = requests.post(f"{api_url(state_dir)}/predict", json={"features": FEATURES}, timeout=60).json()
+    mlops(state_dir, env, "down")
+    started = time.perf_counter()
+    mlops(state_dir, env, "up", "--detach")
+    url = api_url(state_dir)
+    while requests.get(f"{url}/health", timeout=60).json().get("status") != "ready":
+        time.sleep(0.1)
+    ready = time.perf_counter() - started
+    answer = requests.post(f"{url}/predict", json={"features": FEATURES}, timeout=60).json()
+    first = time.perf_counter() - started
+    mlops(state_dir, env, "down")
+    same = "same" if answer["model_version"] == version["model_version"] else "DIFFERENT"
+    return ready, first, f"{same} Production version (v{answer['model_version']})"
 
 
 def main() -> None:
