@@ -26,7 +26,14 @@ DRIFT_SHARE = "DRIFT_SHARE"
 DRIFT_REPORT_MAX_ROWS = "DRIFT_REPORT_MAX_ROWS"
 BOOTSTRAP_RESAMPLES = "BOOTSTRAP_RESAMPLES"
 BOOTSTRAP_SEED = "BOOTSTRAP_SEED"
-ALPHA = "ALPHA"
+ALPHA = "ALPHA"  # the promotion test's target level, spent across runs (decision.spending)
+DELTA_MIN = "DELTA_MIN"  # H0 of the offline test: ΔF1-macro ≤ DELTA_MIN
+POWER_MARGIN = "POWER_MARGIN"  # the plan asks for 80% power at ΔF1-macro = DELTA_MIN + POWER_MARGIN
+CLASS_MARGIN = "CLASS_MARGIN"  # most any class's F1 may fall
+ONLINE_MARGIN = "ONLINE_MARGIN"  # the online non-inferiority margin
+ONLINE_FRACTION = "ONLINE_FRACTION"  # share of a drifted batch kept for the online stage only
+PENDING_MAX_DAYS = "PENDING_MAX_DAYS"  # a staged candidate whose online evidence is still open after this is retired
+POOL_MAX_ROWS = "POOL_MAX_ROWS"  # most held-out rows pooled across runs into one offline test
 TRAINING_BUDGET_SECONDS = "TRAINING_BUDGET_SECONDS"
 TRAINING_MODELS = "TRAINING_MODELS"  # comma-separated PyCaret model ids to compare; empty = PyCaret's default set
 HOLDOUT_FRACTION = "HOLDOUT_FRACTION"
@@ -42,9 +49,16 @@ DEFAULTS: dict[str, str] = {
     DATASET: "iris",
     DRIFT_SHARE: "0.5",
     DRIFT_REPORT_MAX_ROWS: "20000",
-    BOOTSTRAP_RESAMPLES: "1000",
+    BOOTSTRAP_RESAMPLES: "2000",
     BOOTSTRAP_SEED: "42",
     ALPHA: "0.05",
+    DELTA_MIN: "0",
+    POWER_MARGIN: "0.03",
+    CLASS_MARGIN: "0.05",
+    ONLINE_MARGIN: "0.05",
+    ONLINE_FRACTION: "0.2",
+    PENDING_MAX_DAYS: "14",
+    POOL_MAX_ROWS: "100000",
     TRAINING_BUDGET_SECONDS: "120",
     HOLDOUT_FRACTION: "0.3",
     AB_PRODUCTION_SHARE: "0.5",

@@ -9,7 +9,7 @@ from mlops_core.decision.offline import (
     OfflineDecisionDict,
     offline_decision,
 )
-from mlops_core.decision.spending import PastTest, lord_gamma, lord_plus_plus
+from mlops_core.decision.spending import PastTest, lord_gamma, lord_plus_plus, telescoping_gamma
 
 __all__ = [
     "BCA_BOOTSTRAP",
@@ -22,4 +22,5 @@ __all__ = [
     "lord_gamma",
     "lord_plus_plus",
     "offline_decision",
+    "telescoping_gamma",
 ]

@@ -14,7 +14,18 @@ the tail). Each rejection earns back wealth; without rejections the level decays
 α₁ ≈ 0.0013, α₁₀ ≈ 0.0001, α₁₀₀ ≈ 0.00001. A sequence γ that puts more weight on its first terms spends more
 early and less later; pass it as `gamma` (keep it non-increasing with Σγⱼ ≤ 1).
 
-Guarantee: if each test's p-value is valid (P(p ≤ u) ≤ u under its null) and the null p-values are independent
+The pipeline passes `telescoping_gamma`, γⱼ = 1/(j(j+1)) (Σγⱼ = 1 exactly, non-increasing): at α = 0.05 and
+W₀ = α/2 the first test runs at 0.0125, the second at 0.0042, the tenth at 0.00023, and a test right after a
+rejection gets back at least (α − W₀)/2. It spends early because the pipeline's tests are few (one per drifted
+run that reaches the offline test) and each needs a usable level to have power; the default above would give
+the first test 0.0013, which at a few hundred held-out rows can almost never promote.
+
+Guarantee without rejections, under ANY dependence between the tests: until the first rejection the levels are
+fixed numbers, α_t = γ_t · W₀, so when every candidate is no better than Production the chance of ever promoting
+one is at most Σ_t γ_t · W₀ ≤ W₀ (a union bound over the first rejection). The pipeline relies on this one when
+it pools held-out rows across runs (the same rows then enter several tests).
+
+Guarantee (FDR): if each test's p-value is valid (P(p ≤ u) ≤ u under its null) and the null p-values are independent
 of each other and of the non-null ones, then for every horizon T the false discovery rate
 E[V_T / max(R_T, 1)] ≤ α, V_T the false and R_T all rejections among tests 1..T, and so is the modified FDR
 E[V_T] / E[R_T] (Ramdas et al. 2017 for LORD++, extending Javanmard & Montanari's proof for LORD).
@@ -46,6 +57,13 @@ def lord_gamma(j: int) -> float:
     if isinstance(j, bool) or not isinstance(j, numbers.Integral) or j < 1:
         raise ValueError(f"j must be an integer ≥ 1, got {j!r}")
     return GAMMA_CONSTANT * math.log(max(j, 2)) / (j * math.exp(math.sqrt(math.log(j))))
+
+
+def telescoping_gamma(j: int) -> float:
+    """γⱼ = 1 / (j (j + 1)), j ≥ 1: sums to exactly 1 and front-loads the spending (see the module docstring)."""
+    if isinstance(j, bool) or not isinstance(j, numbers.Integral) or j < 1:
+        raise ValueError(f"j must be an integer ≥ 1, got {j!r}")
+    return 1.0 / (j * (j + 1))
 
 
 def _level(t: int, rejections: Sequence[int], alpha: float, w0: float, gamma: Callable[[int], float]) -> float:

@@ -28,6 +28,13 @@ class PipelineSettings:
     training_models: list[str] | None  # PyCaret model ids to compare; None: PyCaret's default set
     holdout_fraction: float
     ab_test_sample_size: int  # most held-out rows the online stage sends through the API
+    delta_min: float = 0.0
+    power_margin: float = 0.03
+    class_margin: float = 0.05
+    online_margin: float = 0.05
+    online_fraction: float = 0.2
+    pending_max_days: float = 14.0
+    pool_max_rows: int = 100_000
     reports_website_url: str | None = None
     mlflow_ui_url: str | None = None
 
@@ -47,6 +54,13 @@ class PipelineSettings:
             training_models=model_ids(settings.get(settings.TRAINING_MODELS)),
             holdout_fraction=settings.get_float(settings.HOLDOUT_FRACTION),
             ab_test_sample_size=settings.get_int(settings.AB_TEST_SAMPLE_SIZE),
+            delta_min=settings.get_float(settings.DELTA_MIN),
+            power_margin=settings.get_float(settings.POWER_MARGIN),
+            class_margin=settings.get_float(settings.CLASS_MARGIN),
+            online_margin=settings.get_float(settings.ONLINE_MARGIN),
+            online_fraction=settings.get_float(settings.ONLINE_FRACTION),
+            pending_max_days=settings.get_float(settings.PENDING_MAX_DAYS),
+            pool_max_rows=settings.get_int(settings.POOL_MAX_ROWS),
             reports_website_url=settings.get(settings.REPORTS_WEBSITE_URL),
             mlflow_ui_url=settings.get(settings.MLFLOW_UI_URL),
         )
