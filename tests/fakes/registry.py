@@ -1,12 +1,13 @@
-"""ModelRegistry in memory: versions, the two aliases, idempotency keys and a promotion log."""
+"""ModelRegistry in memory: versions, the two aliases, idempotency keys, gate evidence and a promotion log."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mlops_core.exceptions import NotFoundError
+from mlops_core import gate_tags
+from mlops_core.exceptions import InvalidRequestError, NotFoundError
 from mlops_core.registry import PromotionRecord
 from mlops_core.training import Registration, TrainedModel
 
@@ -19,6 +20,10 @@ class Registered:
     idempotency_key: str | None = None
     registration: Registration | None = None
     evidence: dict[str, Any] | None = None  # what register() was given besides the model
+    tags: dict[str, str] = field(default_factory=dict)  # the version's tags
+    run_metrics: dict[str, float] = field(default_factory=dict)  # the metrics of the run that produced it
+    run_tags: dict[str, str] = field(default_factory=dict)
+    created_at: str = "2026-01-01T00:00:00.000Z"
 
 
 class FakeModelRegistry:
@@ -47,10 +52,9 @@ class FakeModelRegistry:
         return self.aliases.get("production")
 
     def load_version(self, version: str) -> RuleModel:
-        if version not in self.versions:
-            raise NotFoundError(f"model {self._model_name} has no version {version!r}")
+        model = self._registered(version).model
         self.loaded.append(version)
-        return self.versions[version].model
+        return model
 
     def find_registration(self, idempotency_key: str) -> Registration | None:
         for version, registered in self.versions.items():
@@ -92,8 +96,7 @@ class FakeModelRegistry:
         return registration
 
     def promote(self, version: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> PromotionRecord:
-        if version not in self.versions:
-            raise NotFoundError(f"model {self._model_name} has no version {version!r}")
+        self._registered(version)
         previous = self.aliases.get("production")
         self.aliases["production"] = version
         if self.aliases.get("staging") == version:
@@ -103,3 +106,38 @@ class FakeModelRegistry:
         )
         self.promotions.append(record)
         return record
+
+    def record_evidence(self, version: str, *, metrics: dict[str, float], tags: dict[str, str]) -> None:
+        registered = self._registered(version)
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in metrics.values()):
+            raise InvalidRequestError(f"every metric must be a number, got {metrics!r}", field="metrics")
+        registered.run_metrics.update({k: float(v) for k, v in metrics.items()})
+        values = {k: gate_tags.tag_value(v) for k, v in tags.items()}
+        registered.tags.update(values)
+        registered.run_tags.update(values)
+
+    def staged_version(self) -> dict[str, Any] | None:
+        version = self.aliases.get("staging")
+        if version is None:
+            return None
+        registered = self.versions[version]
+        return {
+            "version": version,
+            "tags": dict(registered.tags),
+            "run_id": f"run-{version}",
+            "created_at": registered.created_at,
+        }
+
+    def retire(self, version: str, *, actor: str, reason: str) -> None:
+        if not actor.strip() or not reason.strip():
+            raise InvalidRequestError("actor and reason must be non-empty strings")
+        self._registered(version).tags.update(
+            {gate_tags.STATE: gate_tags.RETIRED, gate_tags.RETIRED_BY: actor, gate_tags.RETIRED_REASON: reason}
+        )
+        if self.aliases.get("staging") == version:
+            del self.aliases["staging"]
+
+    def _registered(self, version: str) -> Registered:
+        if version not in self.versions:
+            raise NotFoundError(f"model {self._model_name} has no version {version!r}")
+        return self.versions[version]

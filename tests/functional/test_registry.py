@@ -6,11 +6,14 @@ import json
 import socket
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from mlops_core import gate_tags
+from mlops_core.adapters.mlflow_registry import MlflowModelRegistry
 from mlops_core.exceptions import InvalidRequestError, NoModelError, NotFoundError, RegistryError
 from mlops_core.registry import (
     EVENT_TAG_PREFIX,
@@ -26,6 +29,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
+from tests.fakes.models import RuleModel, constant
+from tests.fakes.registry import FakeModelRegistry
 from tests.support.registry_models import log_sklearn_model
 
 MODEL = "iris-classifier"
@@ -472,3 +477,132 @@ def test_a_promotion_here_during_a_slow_check_is_not_undone_by_its_older_answer(
         client.release.set()
     assert slow.value().version == "1"  # its answer predates the promotion...
     assert serving.load(PRODUCTION).version == "2"  # ...and does not replace the newer one in the cache
+
+
+# the candidate's gate evidence: the real registry, and the fake the pipeline tests use, behave alike
+
+
+class Staged:
+    """One registry with two versions, `2` staged; `run_of(version)` reads back what its run recorded."""
+
+    def __init__(self, registry: Any, run_of: Callable[[str], tuple[dict[str, float], dict[str, str]]]) -> None:
+        self.registry = registry
+        self.run_of = run_of
+
+    def version_tags(self, version: str) -> dict[str, str]:
+        if isinstance(self.registry, MlflowModelRegistry):
+            return dict(self.registry._registry.client.get_model_version(MODEL, version).tags)
+        return dict(self.registry.versions[version].tags)
+
+
+@pytest.fixture(params=["mlflow", "fake"])
+def staged(request: pytest.FixtureRequest) -> Staged:
+    if request.param == "fake":
+        fake = FakeModelRegistry(MODEL)
+        fake.add(RuleModel(constant("setosa"), ["x"]), alias=PRODUCTION)
+        fake.add(RuleModel(constant("setosa"), ["x"]), alias=STAGING)
+
+        def fake_run(version: str) -> tuple[dict[str, float], dict[str, str]]:
+            registered = fake.versions[version]
+            return registered.run_metrics, registered.run_tags
+
+        return Staged(fake, fake_run)
+    request.getfixturevalue("mlflow_tracking_uri")
+    X, y = request.getfixturevalue("iris")
+    for version in ("1", "2"):
+        assert register(make_pipeline(LogisticRegression(max_iter=300)).fit(X, y), X) == version
+    adapter = MlflowModelRegistry(MODEL, experiment_name="unused")
+    client = adapter._registry.client
+    client.set_registered_model_alias(MODEL, PRODUCTION, "1")
+    client.set_registered_model_alias(MODEL, STAGING, "2")
+
+    def mlflow_run(version: str) -> tuple[dict[str, float], dict[str, str]]:
+        data = client.get_run(client.get_model_version(MODEL, version).run_id).data
+        return dict(data.metrics), dict(data.tags)
+
+    return Staged(adapter, mlflow_run)
+
+
+def test_staged_version_describes_the_version_under_staging(staged: Staged) -> None:
+    found = staged.registry.staged_version()
+    assert found is not None
+    assert found["version"] == "2"
+    assert found["run_id"]
+    assert datetime.fromisoformat(found["created_at"]).tzinfo is not None
+    assert isinstance(found["tags"], dict)
+
+
+def test_staged_version_is_none_when_nothing_is_staged(staged: Staged) -> None:
+    staged.registry.retire("2", actor="pipeline", reason="inferior")
+    assert staged.registry.staged_version() is None
+
+
+def test_record_evidence_lands_on_the_run_and_the_version_and_can_be_repeated(staged: Staged) -> None:
+    tags = {
+        gate_tags.STATE: gate_tags.PENDING,
+        gate_tags.OFFLINE: "significant_improvement",
+        gate_tags.ONLINE: "continue",
+    }
+    metrics = {"offline.delta_f1": 0.042, "online.n_pairs": 180}
+    staged.registry.record_evidence("2", metrics=metrics, tags=tags)
+    staged.registry.record_evidence("2", metrics=metrics, tags=tags)  # a retried step
+
+    run_metrics, run_tags = staged.run_of("2")
+    assert run_metrics["offline.delta_f1"] == pytest.approx(0.042)
+    assert run_metrics["online.n_pairs"] == 180.0
+    assert {k: run_tags[k] for k in tags} == tags
+    assert {k: staged.version_tags("2")[k] for k in tags} == tags
+    assert staged.registry.staged_version()["tags"][gate_tags.ONLINE] == "continue"
+    assert gate_tags.STATE not in staged.version_tags("1")
+
+
+def test_record_evidence_cuts_a_long_tag_value_with_a_visible_marker(staged: Staged) -> None:
+    long = "d" * 12_345
+    staged.registry.record_evidence("2", metrics={}, tags={gate_tags.DECISION: long})
+
+    for value in (staged.version_tags("2")[gate_tags.DECISION], staged.run_of("2")[1][gate_tags.DECISION]):
+        assert len(value) == gate_tags.MAX_TAG_VALUE_CHARS
+        kept = value.index("…")
+        assert value.endswith(f"…[truncated {12_345 - kept} chars]")
+        assert value[:kept] == "d" * kept
+
+
+def test_record_evidence_refuses_bad_input_and_unknown_versions(staged: Staged) -> None:
+    with pytest.raises(NotFoundError, match="has no version '9'"):
+        staged.registry.record_evidence("9", metrics={}, tags={gate_tags.STATE: gate_tags.PENDING})
+    with pytest.raises(InvalidRequestError, match="metric"):
+        staged.registry.record_evidence("2", metrics={"delta": "big"}, tags={})
+    assert gate_tags.STATE not in staged.version_tags("2")
+
+
+def test_retire_removes_staging_and_tags_who_and_why(staged: Staged) -> None:
+    staged.registry.retire("2", actor="arn:execution:run-7", reason="online_undecided_too_long")
+
+    assert staged.registry.staged_version() is None
+    assert staged.registry.production_version() == "1"
+    tags = staged.version_tags("2")
+    assert tags[gate_tags.STATE] == gate_tags.RETIRED
+    assert tags[gate_tags.RETIRED_BY] == "arn:execution:run-7"
+    assert tags[gate_tags.RETIRED_REASON] == "online_undecided_too_long"
+
+
+def test_retire_leaves_staging_alone_when_it_points_at_another_version(staged: Staged) -> None:
+    staged.registry.retire("1", actor="pipeline", reason="superseded")
+
+    assert staged.registry.staged_version()["version"] == "2"
+    assert staged.version_tags("1")[gate_tags.STATE] == gate_tags.RETIRED
+    with pytest.raises(NotFoundError):
+        staged.registry.retire("9", actor="pipeline", reason="r")
+    with pytest.raises(InvalidRequestError):
+        staged.registry.retire("2", actor="pipeline", reason=" ")
+    assert staged.registry.staged_version()["version"] == "2"
+
+
+def test_tag_value_keeps_short_values_and_cuts_exactly_at_the_limit() -> None:
+    limit = gate_tags.MAX_TAG_VALUE_CHARS
+    assert gate_tags.tag_value("x" * limit) == "x" * limit
+    assert gate_tags.tag_value(7) == "7"
+    for size in (limit + 1, limit + 30, 10 * limit, 1_000_000):
+        cut = gate_tags.tag_value("y" * size)
+        kept = cut.index("…")
+        assert len(cut) == limit and cut.endswith(f"[truncated {size - kept} chars]")

@@ -103,6 +103,21 @@ class ModelRegistry(Protocol):
         """Move `production` to `version` in one call and record who, why and on what evidence."""
         ...
 
+    def record_evidence(self, version: str, *, metrics: dict[str, float], tags: dict[str, str]) -> None:
+        """Log `metrics` on the run that produced `version`, and set `tags` (names in `gate_tags`) on the version
+        and on that run. Values over gate_tags.MAX_TAG_VALUE_CHARS are cut with a visible marker; recording the
+        same values again is harmless."""
+        ...
+
+    def staged_version(self) -> dict[str, Any] | None:
+        """The version under `staging` as {"version", "tags", "run_id", "created_at" (ISO 8601)}, or None."""
+        ...
+
+    def retire(self, version: str, *, actor: str, reason: str) -> None:
+        """Tag `version` gate.state=retired (gate.retired_by, gate.retired_reason) and remove `staging` only if
+        it still points at `version`."""
+        ...
+
 
 class Trainer(Protocol):
     def train(

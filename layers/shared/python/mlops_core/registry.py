@@ -22,15 +22,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops_core import settings
+from mlops_core import gate_tags, settings
 from mlops_core.exceptions import (
     ConfigurationError,
     InvalidRequestError,
@@ -38,6 +39,7 @@ from mlops_core.exceptions import (
     NotFoundError,
     RegistryError,
 )
+from mlops_core.gate_tags import tag_value
 from mlops_core.pycaret_env import quiet_pycaret_logging
 from mlops_core.variants import PRODUCTION, STAGING
 
@@ -278,6 +280,58 @@ class ModelRegistry:
             "rollback", target, current_version, actor, reason, {"rolled_back_from": current_version}
         )
 
+    # the candidate's gate evidence
+    def record_evidence(self, version: str | int, *, metrics: Mapping[str, float], tags: Mapping[str, str]) -> None:
+        """Log `metrics` on the run that produced `version` (one log_batch, together with the tags) and set
+        `tags` on the version and on that run. Tag values longer than gate_tags.MAX_TAG_VALUE_CHARS are cut with
+        a visible marker. Recording the same values again changes nothing a reader sees (a metric gets one more
+        point of the same value). NotFoundError for an unknown version, InvalidRequestError for a metric that
+        is not a number or a key that is not a non-empty string."""
+        from mlflow.entities import Metric, RunTag
+
+        version = str(version)
+        checked_metrics = _checked_metrics(metrics)
+        checked_tags = {_checked_key("tags", key): tag_value(value) for key, value in dict(tags).items()}
+        mv = self._existing_version(version)
+        if mv.run_id and (checked_metrics or checked_tags):
+            stamp = int(time.time() * 1000)
+            self.client.log_batch(
+                mv.run_id,
+                metrics=[Metric(key, value, stamp, 0) for key, value in checked_metrics.items()],
+                tags=[RunTag(key, value) for key, value in checked_tags.items()],
+            )
+        for key, value in checked_tags.items():
+            self.client.set_model_version_tag(self.model_name, version, key, value)
+
+    def staged_version(self) -> dict[str, Any] | None:
+        """The version under `staging` as {"version", "tags", "run_id", "created_at" (UTC ISO 8601)}, without
+        the promotion_event.* tags; None when nothing is staged."""
+        mv = self._alias_version(STAGING)
+        if mv is None:
+            return None
+        return {
+            "version": str(mv.version),
+            "tags": {k: v for k, v in (mv.tags or {}).items() if not k.startswith(EVENT_TAG_PREFIX)},
+            "run_id": mv.run_id,
+            "created_at": _iso(mv.creation_timestamp / 1000),
+        }
+
+    def retire(self, version: str | int, *, actor: str, reason: str) -> None:
+        """Take `version` out of the running: tag it gate.state=retired with who and why, then remove `staging`
+        if it still points at it (a newer candidate staged meanwhile keeps its alias). Tags first: a retry
+        after a crash in between finds the alias still set and removes it. NotFoundError for an unknown
+        version, InvalidRequestError for an empty actor or reason."""
+        version = str(version)
+        actor, reason = _checked_text("actor", actor), _checked_text("reason", reason)
+        self._existing_version(version)
+        for key, value in {
+            gate_tags.STATE: gate_tags.RETIRED,
+            gate_tags.RETIRED_BY: tag_value(actor),
+            gate_tags.RETIRED_REASON: tag_value(reason),
+        }.items():
+            self.client.set_model_version_tag(self.model_name, version, key, value)
+        self._clear_staging_if(version)
+
     # internals
     def _is_fresh(self, entry: _CacheEntry) -> bool:
         return entry.generation == self._generation and self._clock() < entry.check_after
@@ -502,6 +556,22 @@ def _checked_text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"{name} must be a non-empty string", field=name)
     return value.strip()
+
+
+def _checked_key(name: str, key: object) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidRequestError(f"every key of {name} must be a non-empty string, got {key!r}", field=name)
+    return key
+
+
+def _checked_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    checked = {}
+    for key, value in dict(metrics).items():
+        key = _checked_key("metrics", key)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise InvalidRequestError(f"metric {key!r} must be a number, got {value!r}", field="metrics")
+        checked[key] = float(value)
+    return checked
 
 
 def _checked_evidence(evidence: object) -> dict[str, Any]:

@@ -54,3 +54,12 @@ class MlflowModelRegistry:
 
     def promote(self, version: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> PromotionRecord:
         return self._registry.promote(version, actor=actor, reason=reason, evidence=evidence)
+
+    def record_evidence(self, version: str, *, metrics: dict[str, float], tags: dict[str, str]) -> None:
+        self._registry.record_evidence(version, metrics=metrics, tags=tags)
+
+    def staged_version(self) -> dict[str, Any] | None:
+        return self._registry.staged_version()
+
+    def retire(self, version: str, *, actor: str, reason: str) -> None:
+        self._registry.retire(version, actor=actor, reason=reason)
