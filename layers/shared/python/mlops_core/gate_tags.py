@@ -15,6 +15,8 @@ ONLINE: Final = "gate.online"
 DECISION: Final = "gate.decision"
 RETIRED_BY: Final = "gate.retired_by"
 RETIRED_REASON: Final = "gate.retired_reason"
+STAGED_AT: Final = "gate.staged_at"  # ISO time the candidate started waiting for online evidence
+RUN_ID: Final = "gate.run_id"  # the run that staged it
 
 # values of gate.state
 PENDING: Final = "pending"
