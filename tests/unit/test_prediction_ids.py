@@ -11,10 +11,12 @@ from mlops_core.exceptions import ConfigurationError, InvalidRequestError
 from mlops_core.prediction_ids import (
     DEFAULT_SECRET,
     MAX_ID_CHARS,
+    SignedPrediction,
     default_secret,
     make_prediction_id,
     make_prediction_ids,
     parse_prediction_id,
+    parse_signed_prediction,
 )
 
 SECRET = "s3cret"
@@ -195,3 +197,108 @@ def test_padding_is_refused_on_either_part(suffix: str) -> None:
     for spelling in (f"{payload}.{signature}{suffix}", f"{payload}{suffix}.{signature}"):
         with pytest.raises(InvalidRequestError, match="malformed"):
             parse_prediction_id(spelling, SECRET)
+
+
+# shadow predictions
+@pytest.mark.parametrize(
+    ("label", "shadow", "expected"),
+    [
+        ("setosa", "virginica", ("setosa", "virginica")),
+        ("setosa", "setosa", ("setosa", "setosa")),
+        ("a|b:c", "|", ("a|b:c", "|")),
+        (np.int64(3), 3.0, (3, 3.0)),
+        (True, 1, (True, 1)),
+        (np.str_("Adelie"), np.str_("Gentoo"), ("Adelie", "Gentoo")),
+    ],
+)
+def test_an_id_with_a_shadow_carries_the_other_variants_version_and_prediction(
+    label: object, shadow: object, expected: tuple
+) -> None:
+    prediction_id = make_prediction_id("staging", "12", label, SECRET, shadow_version="3", shadow_label=shadow)
+    assert URL_SAFE.match(prediction_id)
+    signed = parse_signed_prediction(prediction_id, SECRET)
+    assert signed == SignedPrediction("staging", "12", expected[0], "3", expected[1])
+    assert (type(signed.label), type(signed.shadow_label)) == tuple(type(value) for value in expected)
+    assert signed.shadow_variant == "production"
+    assert parse_prediction_id(prediction_id, SECRET) == ("staging", "12", expected[0])
+
+
+def test_an_id_without_a_shadow_says_so() -> None:
+    signed = parse_signed_prediction(make_prediction_id("production", "4", "a", SECRET), SECRET)
+    assert signed == SignedPrediction("production", "4", "a")
+    assert (signed.shadow_version, signed.shadow_label, signed.shadow_variant) == (None, None, None)
+
+
+def test_ids_issued_before_shadow_mode_still_verify_and_count_unpaired() -> None:
+    import hashlib
+    import hmac
+
+    # The payload format of every id issued before shadow mode existed, signed as they were.
+    payload = b"s|7|AAAAAAAAAAAA|s:setosa"
+    old = _forge(payload, hmac.new(SECRET.encode(), payload, hashlib.sha256).digest()[:16])
+    assert parse_signed_prediction(old, SECRET) == SignedPrediction("staging", "7", "setosa")
+
+
+def test_a_shadow_that_agrees_costs_a_few_characters_and_one_that_differs_its_label() -> None:
+    plain = make_prediction_id("production", "1", "versicolor", SECRET)
+    agreeing = make_prediction_id(
+        "production", "1", "versicolor", SECRET, shadow_version="2", shadow_label="versicolor"
+    )
+    differing = make_prediction_id("production", "1", "versicolor", SECRET, shadow_version="2", shadow_label="setosa")
+    assert len(agreeing) - len(plain) <= 8  # "|2|12" in the payload, base64 grows it by a third
+    assert len(differing) - len(agreeing) <= 11  # "s:setosa"
+
+
+def test_batch_ids_with_shadows_pair_each_label_with_its_own_shadow() -> None:
+    labels, shadows = ["a", "b", "a", "c"] * 250, ["a", "a", "b", "c"] * 250
+    ids = make_prediction_ids("production", "7", np.array(labels), SECRET, shadow_version="8", shadow_labels=shadows)
+    assert len(set(ids)) == 1000
+    parsed = [parse_signed_prediction(i, SECRET) for i in ids]
+    assert [(p.label, p.shadow_label) for p in parsed] == list(zip(labels, shadows, strict=True))
+    assert {(p.variant, p.version, p.shadow_version) for p in parsed} == {("production", "7", "8")}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"shadow_version": "2"}, "give both or neither"),
+        ({"shadow_labels": ["a"]}, "give both or neither"),
+        ({"shadow_version": "2", "shadow_labels": ["a", "b"]}, "2 shadow labels for 1 labels"),
+        ({"shadow_version": "v2", "shadow_labels": ["a"]}, "not a registry version"),
+        ({"shadow_version": "2", "shadow_labels": [float("inf")]}, "not finite"),
+        ({"shadow_version": "2", "shadow_labels": [None]}, "cannot go into a prediction id"),
+    ],
+)
+def test_making_an_id_rejects_bad_shadow_parts(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_prediction_ids("production", "1", ["a"], SECRET, **kwargs)
+
+
+def test_only_the_canonical_spelling_of_an_id_with_a_shadow_is_accepted() -> None:
+    genuine = make_prediction_id("staging", "3", "setosa", SECRET, shadow_version="2", shadow_label="virginica")
+    for other in _spellings(genuine):
+        with pytest.raises(InvalidRequestError):
+            parse_signed_prediction(other, SECRET)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"P|1|n|2|9|s:a",  # the label length runs past the payload
+        b"P|1|n|2|03|s:a",  # a length with a leading zero: not how ids are made
+        b"P|1|n|2|0|s:a",
+        b"P|1|n|2|x|s:a",
+        b"P|1|n|2|3|s:aq:b",  # a shadow label of an unknown type
+        b"P|1|n|v2|3|s:a",  # a shadow version that is not a version number
+        b"P|1|n|s:a",  # a shadow code without the shadow's parts
+        b"X|1|n|2|3|s:a",
+        b"p|1 |n|s:a",
+    ],
+)
+def test_a_signed_shadow_payload_of_an_unknown_format_is_malformed(payload: bytes) -> None:
+    import hashlib
+    import hmac
+
+    signature = hmac.new(SECRET.encode(), payload, hashlib.sha256).digest()[:16]
+    with pytest.raises(InvalidRequestError, match="malformed"):
+        parse_signed_prediction(_forge(payload, signature), SECRET)

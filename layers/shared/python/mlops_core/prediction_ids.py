@@ -1,10 +1,13 @@
 """Self-describing, signed prediction ids: feedback needs no table of past predictions.
 
 An id carries the variant, the model version and the predicted label, plus a random nonce so two identical
-predictions get different ids (feedback is deduplicated per id). It is
-`base64url(payload) "." base64url(HMAC-SHA256(secret, payload)[:16])`, URL-safe and without padding; the
-payload is `<variant code>|<version>|<nonce>|<label type>:<label>` with the label last, so it may contain any
-character.
+predictions get different ids (feedback is deduplicated per id). In shadow mode it also carries the version and
+the prediction of the other variant's model, which scored the same row: the label then counts for a pair. It is
+`base64url(payload) "." base64url(HMAC-SHA256(secret, payload)[:16])`, URL-safe and without padding. The payload
+is `<variant code>|<version>|<nonce>|<label>` without a shadow, and
+`<VARIANT CODE>|<version>|<nonce>|<shadow version>|<length of label>|<label><shadow label>` with one (the code in
+upper case), where each label is `<type>:<text>` and the shadow label is empty when it equals the served one, so
+a shadow usually costs about five bytes. The labels come last, so they may contain any character.
 Labels keep their JSON type (str, int, float, bool) through the round trip.
 
 Parsing is strict: each part must be the canonical encoding of its bytes (the URL-safe alphabet only, no
@@ -23,6 +26,7 @@ import math
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from mlops_core import settings
@@ -43,6 +47,8 @@ _SIGNATURE_BYTES = 16  # 128 bits of HMAC: ample against forgery, and keeps ids 
 _NONCE_BYTES = 9  # 72 random bits: collisions are negligible at any prediction volume we serve
 _VARIANT_CODES: dict[str, str] = {PRODUCTION: "p", STAGING: "s"}
 _VARIANTS_BY_CODE = {code: variant for variant, code in _VARIANT_CODES.items()}
+_SHADOWED_BY_CODE = {code.upper(): variant for variant, code in _VARIANT_CODES.items()}  # ids with a shadow
+_OTHER = {PRODUCTION: STAGING, STAGING: PRODUCTION}
 _VERSION = re.compile(r"^[0-9]{1,12}$")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _FIELD = "prediction_id"
@@ -53,34 +59,80 @@ def default_secret() -> str:
     return settings.get(settings.PREDICTION_ID_SECRET) or settings.get(settings.API_KEY) or DEFAULT_SECRET
 
 
-def make_prediction_id(variant: str, version: str | int, predicted_label: object, secret: str) -> str:
-    """A new signed id for one prediction. Raises ValueError for an unknown variant, a non-numeric version or
-    a label that is not a str/int/float/bool (numpy scalars are accepted), not finite, or too long."""
-    return make_prediction_ids(variant, version, [predicted_label], secret)[0]
+@dataclass(frozen=True)
+class SignedPrediction:
+    """What a genuine id says: the served prediction and, in shadow mode, the other variant's on the same row."""
+
+    variant: Variant
+    version: str
+    label: Label
+    shadow_version: str | None = None  # None: no shadow scored this row (shadow mode off, or it failed)
+    shadow_label: Label | None = None
+
+    @property
+    def shadow_variant(self) -> Variant | None:
+        """The variant whose model made the shadow prediction: always the other one."""
+        return None if self.shadow_version is None else _OTHER[self.variant]
 
 
-def make_prediction_ids(variant: str, version: str | int, predicted_labels: Iterable[object], secret: str) -> list[str]:
+def make_prediction_id(
+    variant: str,
+    version: str | int,
+    predicted_label: object,
+    secret: str,
+    *,
+    shadow_version: str | int | None = None,
+    shadow_label: object = None,
+) -> str:
+    """A new signed id for one prediction, with the other variant's (`shadow_version`, `shadow_label`) when
+    given. Raises ValueError for an unknown variant, a non-numeric version or a label that is not a
+    str/int/float/bool (numpy scalars are accepted), not finite, or too long."""
+    shadow_labels = None if shadow_version is None else [shadow_label]
+    return make_prediction_ids(
+        variant, version, [predicted_label], secret, shadow_version=shadow_version, shadow_labels=shadow_labels
+    )[0]
+
+
+def make_prediction_ids(
+    variant: str,
+    version: str | int,
+    predicted_labels: Iterable[object],
+    secret: str,
+    *,
+    shadow_version: str | int | None = None,
+    shadow_labels: Iterable[object] | None = None,
+) -> list[str]:
     """make_prediction_id for every label of a batch (a list or a numpy array), with one random draw and each
-    distinct label encoded once: about 2.5 µs per row. Same errors."""
+    distinct label (or pair of labels) encoded once: about 2.5 µs per row. `shadow_labels`, one per label, go
+    with `shadow_version`. Same errors, and ValueError when only one of the two is given or their lengths
+    differ."""
     code = _VARIANT_CODES.get(variant)
     if code is None:
         raise ValueError(f"unknown variant {variant!r}: expected one of {sorted(_VARIANT_CODES)}")
-    version = str(version)
-    if not _VERSION.fullmatch(version):
-        raise ValueError(f"model version {version!r} is not a registry version number")
-    labels = predicted_labels.tolist() if hasattr(predicted_labels, "tolist") else list(predicted_labels)
+    version = _checked_version(version)
+    labels = _as_list(predicted_labels)
+    if (shadow_version is None) != (shadow_labels is None):
+        raise ValueError("shadow_version and shadow_labels go together: give both or neither")
+    shadows: list[object] | None = None
+    if shadow_labels is not None:
+        shadow_version = _checked_version(shadow_version)
+        shadows = _as_list(shadow_labels)
+        if len(shadows) != len(labels):
+            raise ValueError(f"{len(shadows)} shadow labels for {len(labels)} labels: give one per label")
+        code = code.upper()
     width = _NONCE_BYTES * 4 // 3  # base64 of whole 3-byte groups has no padding
     randomness = base64.urlsafe_b64encode(os.urandom(_NONCE_BYTES * len(labels))).decode()
     prefix = f"{code}|{version}|"
     prototype = _keyed_hmac(secret)
-    encoded: dict[tuple[type, object], str] = {}
+    encoded: dict[tuple, str] = {}
     ids = []
     for i, label in enumerate(labels):
-        key = (type(label), label if isinstance(label, str | int | float) else id(label))
-        text = encoded.get(key)
-        if text is None:
-            text = encoded[key] = _encode_label(label)
-        payload = f"{prefix}{randomness[i * width : (i + 1) * width]}|{text}".encode()
+        shadow = None if shadows is None else shadows[i]
+        key = (_cache_key(label), None if shadows is None else _cache_key(shadow))
+        tail = encoded.get(key)
+        if tail is None:
+            tail = encoded[key] = _encode_tail(label, shadow_version, shadow, shadows is not None)
+        payload = f"{prefix}{randomness[i * width : (i + 1) * width]}|{tail}".encode()
         mac = prototype.copy()
         mac.update(payload)
         ids.append(f"{_b64(payload)}.{_b64(mac.digest()[:_SIGNATURE_BYTES])}")
@@ -88,9 +140,15 @@ def make_prediction_ids(variant: str, version: str | int, predicted_labels: Iter
 
 
 def parse_prediction_id(prediction_id: object, secret: str) -> tuple[Variant, str, Label]:
-    """(variant, version, predicted_label) of a genuine id. Raises InvalidRequestError(field="prediction_id")
-    for anything malformed, a spelling other than the canonical one included, and for ids whose signature does
-    not verify (forged, altered, or signed with another secret)."""
+    """(variant, version, predicted_label) of a genuine id; parse_signed_prediction tells its shadow too."""
+    signed = parse_signed_prediction(prediction_id, secret)
+    return signed.variant, signed.version, signed.label
+
+
+def parse_signed_prediction(prediction_id: object, secret: str) -> SignedPrediction:
+    """What a genuine id says. Raises InvalidRequestError(field="prediction_id") for anything malformed, a
+    spelling other than the canonical one included, and for ids whose signature does not verify (forged,
+    altered, or signed with another secret). An id made without a shadow has shadow_version None."""
     if not isinstance(prediction_id, str) or not prediction_id:
         raise InvalidRequestError("prediction_id must be a non-empty string", field=_FIELD)
     if len(prediction_id) > MAX_ID_CHARS:
@@ -107,10 +165,50 @@ def parse_prediction_id(prediction_id: object, secret: str) -> tuple[Variant, st
         raise InvalidRequestError("prediction_id does not verify: forged or issued elsewhere", field=_FIELD)
     # A verified payload came from make_prediction_id, yet a future format change must still fail cleanly.
     try:
-        code, version, _nonce, label = payload.decode().split("|", 3)
-        return _VARIANTS_BY_CODE[code], version, _decode_label(label)
+        return _decode_payload(payload.decode())
     except (UnicodeDecodeError, ValueError, KeyError):
         raise InvalidRequestError("prediction_id is malformed", field=_FIELD) from None
+
+
+def _decode_payload(text: str) -> SignedPrediction:
+    code, version, _nonce, rest = text.split("|", 3)
+    _checked_version(version)  # versions name counter items: never trust one that is not a version number
+    if code in _VARIANTS_BY_CODE:
+        return SignedPrediction(_VARIANTS_BY_CODE[code], version, _decode_label(rest))
+    shadow_version, length, labels = rest.split("|", 2)
+    _checked_version(shadow_version)
+    size = int(length)
+    if str(size) != length or not 0 < size <= len(labels):
+        raise ValueError(f"label length {length!r} does not fit the payload")
+    label_text, shadow_text = labels[:size], labels[size:]
+    label = _decode_label(label_text)
+    shadow_label = label if not shadow_text else _decode_label(shadow_text)
+    return SignedPrediction(_SHADOWED_BY_CODE[code], version, label, shadow_version, shadow_label)
+
+
+def _checked_version(version: str | int | None) -> str:
+    text = str(version)
+    if not _VERSION.fullmatch(text):
+        raise ValueError(f"model version {text!r} is not a registry version number")
+    return text
+
+
+def _as_list(labels: Iterable[object]) -> list[object]:
+    return labels.tolist() if hasattr(labels, "tolist") else list(labels)  # type: ignore[attr-defined]
+
+
+def _cache_key(label: object) -> tuple[type, object]:
+    # By value for plain scalars; anything else (an odd object) by identity, so it is never hashed.
+    return (type(label), label if isinstance(label, str | int | float) else id(label))
+
+
+def _encode_tail(label: object, shadow_version: object, shadow: object, shadowed: bool) -> str:
+    """The payload after the nonce: the label, or the shadow's version, the label's length and both labels."""
+    text = _encode_label(label)
+    if not shadowed:
+        return text
+    shadow_text = _encode_label(shadow)
+    return f"{shadow_version}|{len(text)}|{text}{'' if shadow_text == text else shadow_text}"
 
 
 @lru_cache(maxsize=8)
