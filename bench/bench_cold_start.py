@@ -18,6 +18,7 @@ STEPS = {
     "train_model": ["pandas", "mlflow", "pycaret.classification"],
     "evaluate_candidate": ["pandas", "mlflow.sklearn"],
     "run_ab_test": ["pandas", "requests"],
+    "find_pending_candidate": ["mlflow"],
     "promote_if_better": ["mlflow"],
     "generate_report": ["boto3"],
 }

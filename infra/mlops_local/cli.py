@@ -39,6 +39,7 @@ STEP_FUNCTIONS = {
     "train_model": "TrainModelFunctionName",
     "evaluate_candidate": "EvaluateCandidateFunctionName",
     "run_ab_test": "RunAbTestFunctionName",
+    "find_pending_candidate": "FindPendingCandidateFunctionName",
     "promote_if_better": "PromoteIfBetterFunctionName",
     "generate_report": "GenerateReportFunctionName",
     "api": "ApiFunctionName",

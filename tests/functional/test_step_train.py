@@ -44,17 +44,33 @@ def test_the_split_is_disjoint_stratified_and_stored_under_the_run(deps) -> None
     out = train.run(drifted(deps, "run-1"), deps)
     assert out["train_key"] == layout.split_key("run-1", "train")
     assert out["holdout_key"] == layout.split_key("run-1", "holdout")
-    train_part, holdout = frame(deps, out["train_key"]), frame(deps, out["holdout_key"])
+    assert out["online_key"] == layout.split_key("run-1", "online")
+    parts = [frame(deps, out[key]) for key in ("train_key", "holdout_key", "online_key")]
+    train_part, holdout, online = parts
     assert not set(train_part.index) & set(holdout.index)
-    assert len(train_part) + len(holdout) == 300 == out["train_rows"] + out["holdout_rows"]
-    assert set(holdout["species"]) == set(train_part["species"])
-    assert 0.25 < len(holdout) / 300 < 0.35
+    assert not set(online.index) & (set(train_part.index) | set(holdout.index))
+    assert len(train_part) + len(holdout) + len(online) == 300
+    assert out["train_rows"] + out["holdout_rows"] + out["online_rows"] == 300
+    assert set(holdout["species"]) == set(train_part["species"]) == set(online["species"])
+    assert 0.25 < len(holdout) / 300 < 0.35 and 0.15 < len(online) / 300 < 0.25
+
+
+def test_held_and_online_fractions_that_leave_nothing_to_train_on_are_refused() -> None:
+    deps = fake_deps(settings={"holdout_fraction": 0.6, "online_fraction": 0.4})
+    with pytest.raises(InvalidRequestError, match="must stay below 1"):
+        train.run(drifted(deps), deps)
+
+
+def test_a_batch_too_small_to_share_keeps_its_held_rows_for_the_offline_test() -> None:
+    deps = fake_deps()
+    out = train.run(drifted(deps, rows=6), deps)
+    assert out["online_rows"] == 0 and out["holdout_rows"] >= 1
 
 
 def test_the_holdout_fraction_comes_from_the_settings() -> None:
     deps = fake_deps(settings={"holdout_fraction": 0.5})
     out = train.run(drifted(deps), deps)
-    assert out["holdout_rows"] == pytest.approx(150, abs=3)
+    assert out["holdout_rows"] == pytest.approx(150, abs=3) and out["online_rows"] == pytest.approx(60, abs=3)
 
 
 def test_the_registration_records_the_data_and_the_drift_it_was_trained_on(deps) -> None:

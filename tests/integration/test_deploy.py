@@ -26,6 +26,7 @@ STEP_FUNCTION_OUTPUTS = {
     "TrainModelFunction": "TrainModelFunctionName",
     "EvaluateCandidateFunction": "EvaluateCandidateFunctionName",
     "RunAbTestFunction": "RunAbTestFunctionName",
+    "FindPendingCandidateFunction": "FindPendingCandidateFunctionName",
     "PromoteIfBetterFunction": "PromoteIfBetterFunctionName",
     "GenerateReportFunction": "GenerateReportFunctionName",
 }
@@ -126,7 +127,7 @@ def test_functions_have_the_layer_and_resolved_environment(emulator: Any, deploy
         assert env["REPORTS_WEBSITE_URL"] == outputs["ReportsWebsiteUrl"]
         # Number parameters: moto keeps them as numbers here; the executor hands the worker str() of each.
         assert str(env["DRIFT_SHARE"]) == "0.5"
-        assert str(env["BOOTSTRAP_RESAMPLES"]) == "1000"
+        assert str(env["BOOTSTRAP_RESAMPLES"]) == "2000"
         # Nothing unresolved may reach a handler: no intrinsic left as text.
         assert not any("Ref" in str(value) or "${" in str(value) for value in env.values()), env
     run_ab_test = lambda_client.get_function_configuration(FunctionName=names["RunAbTestFunction"])

@@ -5,9 +5,8 @@ import math
 
 import numpy as np
 import pytest
-from mlops_core.contracts import StatisticalTest
 from mlops_core.stats import bootstrap, joint
-from mlops_core.stats.bootstrap import paired_bootstrap_f1, paired_bootstrap_f1_rows
+from mlops_core.stats.bootstrap import StatisticalTest, paired_bootstrap_f1, paired_bootstrap_f1_rows
 from sklearn.metrics import f1_score
 
 Z_975 = 1.959963984540054

@@ -1,138 +1,87 @@
+"""The promotion policy: both gates from the steps' figures, and the outcome (promoted, pending, blocked)."""
+
 from __future__ import annotations
 
-import math
-from decimal import Decimal
-
 import pytest
+from mlops_core import policy
 from mlops_core.policy import Decision, GateResult, decide_promotion, offline_gate, online_gate
 
 
-def statistical_test(significant: bool) -> dict:
-    return {
-        "metric": "f1_macro",
-        "n": 300,
-        "n_resamples": 1000,
-        "seed": 42,
-        "observed_delta": 0.05 if significant else 0.001,
-        "mean_delta": 0.05 if significant else 0.001,
-        "ci_low": 0.02 if significant else -0.03,
-        "ci_high": 0.08 if significant else 0.03,
-        "confidence": 0.95,
-        "p_value": 0.001 if significant else 0.4,
-        "alpha": 0.05,
-        "significant": significant,
-        "histogram": {"edges": [], "counts": []},
-    }
-
-
-def evaluation(*, production: bool = True, significant: bool | None = True) -> dict:
-    return {
-        "production_version": "3" if production else None,
-        "staging_version": "4",
-        "production_metrics": None,
-        "staging_metrics": {"accuracy": 0.9, "precision_macro": 0.9, "recall_macro": 0.9, "f1_macro": 0.9},
-        "statistical_test": None if significant is None else statistical_test(significant),
-        "passed": True,
-        "reason": "whatever the step wrote",
-    }
-
-
-def ab_test(production: float | None, staging: float | None) -> dict:
-    return {
-        "api_url": "http://127.0.0.1:1/api/",
-        "production_share": 0.5,
-        "requests": {"production": 50, "staging": 50},
-        "errors": {"production": 0, "staging": 0},
-        "f1_macro": {"production": production, "staging": staging},
-        "accuracy": {"production": production, "staging": staging},
-        "passed": True,
-        "reason": "whatever the step wrote",
-    }
+def evidence(verdict: str) -> dict:
+    return {"pairs": 10, "staging_only": 3, "production_only": 1, "test": {"verdict": verdict}}
 
 
 @pytest.mark.parametrize(
-    ("test", "has_production", "expected"),
+    ("decision", "has_production", "expected"),
     [
         (None, False, GateResult(True, "no_production_model")),
-        (statistical_test(False), False, GateResult(True, "no_production_model")),
-        (statistical_test(True), True, GateResult(True, "significant_improvement")),
-        (statistical_test(False), True, GateResult(False, "not_significant")),
+        ({"verdict": "not_significant"}, False, GateResult(True, "no_production_model")),
+        ({"verdict": "significant_improvement"}, True, GateResult(True, "significant_improvement")),
+        ({"verdict": "not_significant"}, True, GateResult(False, "not_significant")),
+        ({"verdict": "insufficient_data"}, True, GateResult(False, "insufficient_data")),
+        ({"verdict": "class_regression"}, True, GateResult(False, "class_regression")),
         (None, True, GateResult(False, "no_statistical_test")),
     ],
 )
-def test_offline_gate(test, has_production, expected):
-    assert offline_gate(test, has_production) == expected
+def test_offline_gate(decision, has_production, expected) -> None:
+    assert offline_gate(decision, has_production) == expected
 
 
-@pytest.mark.parametrize("significant", [None, "true", 1])
-def test_offline_gate_rejects_a_malformed_test(significant):
-    test = statistical_test(True) | {"significant": significant}
-    with pytest.raises(ValueError, match=r"statistical_test\.significant must be a bool"):
-        offline_gate(test, True)
-
-
-@pytest.mark.parametrize(
-    ("production", "staging", "has_production", "expected"),
-    [
-        (None, None, False, GateResult(False, "no_ab_data")),  # the API never served the candidate
-        (None, 0.7, False, GateResult(True, "no_production_model")),
-        (0.8, 0.81, True, GateResult(True, "staging_not_worse")),
-        (0.8, 0.8, True, GateResult(True, "staging_not_worse")),  # a tie keeps the offline winner
-        (1, Decimal("0.95"), True, GateResult(False, "staging_worse")),
-        (0.8, 0.79, True, GateResult(False, "staging_worse")),
-        (None, 0.9, True, GateResult(False, "no_ab_data")),
-        (0.9, None, True, GateResult(False, "no_ab_data")),
-        (0.9, math.nan, True, GateResult(False, "no_ab_data")),
-    ],
-)
-def test_online_gate(production, staging, has_production, expected):
-    assert online_gate(production, staging, has_production) == expected
-
-
-@pytest.mark.parametrize(("production", "staging"), [("0.8", 0.9), (0.8, True), (0.8, [0.9])])
-def test_online_gate_rejects_figures_that_are_not_numbers(production, staging):
-    with pytest.raises(ValueError, match="must be a number or None"):
-        online_gate(production, staging, True)
+def test_offline_gate_refuses_a_decision_without_a_verdict() -> None:
+    with pytest.raises(ValueError, match="verdict must be a string"):
+        offline_gate({"verdict": None}, True)
 
 
 @pytest.mark.parametrize(
-    ("evaluation_output", "ab_test_output", "expected"),
+    ("evidence_", "answered", "has_production", "expected"),
     [
-        # a first model: promoted without a test or A/B figures
-        (evaluation(production=False, significant=None), ab_test(None, None), Decision(False, "no_ab_data")),
-        (evaluation(production=False, significant=None), ab_test(None, 0.4), Decision(True, "no_production_model")),
-        (evaluation(), ab_test(0.8, 0.85), Decision(True, "better_offline_and_online")),
-        (evaluation(), ab_test(0.8, 0.8), Decision(True, "better_offline_and_online")),
-        # the offline gate is decisive first, whatever the A/B figures say
-        (evaluation(significant=False), ab_test(0.8, 0.9), Decision(False, "not_significant")),
-        (evaluation(significant=False), ab_test(None, None), Decision(False, "not_significant")),
-        (evaluation(significant=None), ab_test(0.8, 0.9), Decision(False, "no_statistical_test")),
-        (evaluation(), ab_test(0.8, 0.7), Decision(False, "staging_worse")),
-        (evaluation(), ab_test(None, 0.7), Decision(False, "no_ab_data")),
+        (None, 12, False, GateResult(True, "no_production_model")),
+        (None, 0, False, GateResult(False, "no_ab_data")),
+        (evidence("non_inferior"), 5, True, GateResult(True, "non_inferior")),
+        (evidence("continue"), 5, True, GateResult(False, "continue")),
+        (evidence("inferior"), 5, True, GateResult(False, "inferior")),
+        (None, 5, True, GateResult(False, "no_ab_data")),
     ],
 )
-def test_decide_promotion(evaluation_output, ab_test_output, expected):
-    assert decide_promotion(evaluation_output, ab_test_output) == expected
+def test_online_gate(evidence_, answered, has_production, expected) -> None:
+    assert online_gate(evidence_, answered, has_production) == expected
 
 
-def test_decide_promotion_recomputes_the_gates_from_the_figures():
-    claims_passed = ab_test(0.9, 0.5) | {"passed": True, "reason": "staging_not_worse"}
-    assert decide_promotion(evaluation(), claims_passed) == Decision(False, "staging_worse")
+@pytest.mark.parametrize("bad", [{"test": None}, {"test": {"verdict": "passed"}}, {"test": {}}])
+def test_online_gate_refuses_evidence_without_a_known_verdict(bad) -> None:
+    with pytest.raises(ValueError, match="ab_test.evidence.test"):
+        online_gate(bad, 5, True)
 
 
-def test_decide_promotion_without_ab_figures_blocks_when_production_exists():
-    assert decide_promotion(evaluation(), {}) == Decision(False, "no_ab_data")
+PASS, WAIT, FAIL = GateResult(True, "non_inferior"), GateResult(False, "continue"), GateResult(False, "inferior")
+OFFLINE_PASS = GateResult(True, "significant_improvement")
 
 
 @pytest.mark.parametrize(
-    ("evaluation_output", "ab_test_output", "message"),
+    ("offline", "online", "waited", "expected"),
     [
-        (None, ab_test(0.8, 0.9), "evaluation must be a mapping, got NoneType"),
-        (evaluation(), [], "ab_test must be a mapping, got list"),
-        ({"staging_version": "4"}, ab_test(0.8, 0.9), "evaluation lacks production_version"),
-        (evaluation(), {"f1_macro": 0.9}, "ab_test.f1_macro must be a mapping"),
+        (
+            GateResult(True, "no_production_model"),
+            GateResult(True, "no_production_model"),
+            0,
+            Decision("promoted", "no_production_model"),
+        ),
+        (OFFLINE_PASS, PASS, 0, Decision("promoted", "better_offline_and_online")),
+        (OFFLINE_PASS, WAIT, 3, Decision("pending", "awaiting_online_evidence")),
+        (OFFLINE_PASS, WAIT, 14, Decision("blocked", "online_undecided_too_long")),
+        (OFFLINE_PASS, FAIL, 0, Decision("blocked", "inferior")),
+        (OFFLINE_PASS, GateResult(False, "no_ab_data"), 0, Decision("blocked", "no_ab_data")),
+        (GateResult(False, "insufficient_data"), PASS, 0, Decision("blocked", "insufficient_data")),
+        (GateResult(False, "class_regression"), WAIT, 0, Decision("blocked", "class_regression")),
     ],
 )
-def test_decide_promotion_rejects_malformed_outputs(evaluation_output, ab_test_output, message):
-    with pytest.raises(ValueError, match=message):
-        decide_promotion(evaluation_output, ab_test_output)
+def test_the_decision(offline, online, waited, expected) -> None:
+    decision = decide_promotion(offline, online, waited_days=waited, pending_max_days=14)
+    assert decision == expected
+    assert decision.promote is (expected.outcome == "promoted")
+
+
+def test_a_tie_is_never_a_pass() -> None:
+    # the old gate passed `staging >= production`; now only a decided sequential test does
+    assert not online_gate(evidence("continue"), 100, True).passed
+    assert policy.CONTINUE not in policy.ONLINE_PASSES

@@ -27,9 +27,11 @@ def promoted() -> dict:
 
 def blocked_state() -> dict:
     state = load("promoted")
-    state["evaluation"]["statistical_test"].update(p_value=0.21, ci_low=-0.012, significant=False)
+    state["evaluation"]["decision"].update(
+        verdict="not_significant", rejected=False, p_value=0.21, decided_by="exact sign flip p 0.21 > α_t 0.0125"
+    )
     state["evaluation"].update(passed=False, reason="not_significant")
-    state["promotion"].update(promoted=False, reason="not_significant", new_version=None)
+    state["promotion"].update(promoted=False, outcome="blocked", reason="not_significant", new_version=None)
     return state
 
 
@@ -42,10 +44,16 @@ def test_promoted_report_has_every_section_and_the_summary_lines(promoted):
     assert report["timestamp"] == "2026-11-26T06:03:07Z"
     assert report["summary"] == [
         "Drift detected: 3 of 5 columns (60%) ≥ 50%",
-        "Candidate v4 (LightGBM) F1-macro 0.962 vs Production v3 0.901",
-        "Bootstrap ΔF1 +0.061, 95% CI [0.031, 0.090], p = 0.001: significant",
-        "A/B via API: staging F1 0.95 (n=31) vs production 0.90 (n=29): passed",
-        "Promoted v4 to Production (replacing v3): the candidate is significantly better",
+        "Candidate v4 (LightGBM) F1-macro 0.978 vs Production v3 0.889",
+        "Offline test (exact sign flip) on 90 rows: ΔF1 +0.089, 97.5% BCa interval [0.033, 0.168]: "
+        "significant_improvement, because exact sign flip p 0.003906 ≤ α_t 0.0125",
+        "Plan: minimum detectable effect 0.094 at 90 rows; 878 rows needed for 80% power at ΔF1 +0.030; "
+        "α spent by this test 0.0125 (test 1 of the stream at α 0.05)",
+        "Online via API: 60 rows sent (staging answered 31, production 29); paired on 60 labelled requests both "
+        "models answered: candidate alone right 14, Production alone right 2, ties 44 (not evidence): "
+        "non_inferior, because always-valid p 0.004 ≤ α 0.05 for H0: the candidate wins at most 45% of the "
+        "discordant pairs",
+        "Promoted v4 to Production (replacing v3): significantly better offline and not worse online",
     ]
     assert report["dataset"] == {
         "name": "iris",
@@ -54,9 +62,9 @@ def test_promoted_report_has_every_section_and_the_summary_lines(promoted):
         "reference_key": "datasets/iris/baseline.csv",
         "reference_rows": 150,
     }
-    assert report["statistical_test"] == promoted["evaluation"]["statistical_test"]
-    # The histogram travels once, under statistical_test.
-    assert "statistical_test" not in report["evaluation"]
+    assert report["offline_test"] == promoted["evaluation"]["decision"]
+    # The histogram travels once, under offline_test.
+    assert "decision" not in report["evaluation"]
     assert report["evaluation"]["staging_version"] == "4"
     assert report["ab_testing_api"] == promoted["ab_test"]
     assert report["drift"]["columns"] == promoted["drift"]["columns"]
@@ -88,7 +96,7 @@ def test_no_drift_report_keeps_the_missing_sections_as_null():
 
     assert tuple(report) == REPORT_KEYS
     assert report["status"] == "no_drift"
-    for key in ("training", "evaluation", "statistical_test", "promotion", "ab_testing_api", "error"):
+    for key in ("training", "evaluation", "offline_test", "promotion", "ab_testing_api", "error"):
         assert report[key] is None, key
     assert report["summary"] == [
         "No drift: 1 of 5 columns (20%) < 50%",
@@ -150,7 +158,7 @@ def test_derive_status(promoted, changes, status):
 def test_blocked_report_says_why_production_is_untouched():
     report = build_report(blocked_state(), now=NOW, links=LINKS)
     assert report["status"] == "blocked"
-    assert report["summary"][2] == "Bootstrap ΔF1 +0.061, 95% CI [-0.012, 0.090], p = 0.210: not significant"
+    assert report["summary"][2].endswith(": not_significant, because exact sign flip p 0.21 > α_t 0.0125")
     assert report["summary"][-1] == (
         "Production untouched: the candidate's improvement is not statistically significant"
     )
@@ -174,7 +182,7 @@ def test_first_promotion_without_production_model(promoted):
         production_version=None,
         production_metrics=None,
         staging_version="1",
-        statistical_test=None,
+        decision=None,
         reason="no_production_model",
     )
     promoted["ab_test"].update(
@@ -182,17 +190,19 @@ def test_first_promotion_without_production_model(promoted):
         errors={"staging": 2},
         f1_macro={"staging": 0.9503, "production": None},
         reason="no_production_model",
+        production_version=None,
+        evidence=None,
     )
     promoted["promotion"].update(previous_version=None, new_version="1", reason="no_production_model")
 
     report = build_report(promoted, now=NOW, links=LINKS)
 
     assert report["status"] == "promoted"
-    assert report["statistical_test"] is None
+    assert report["offline_test"] is None
     assert report["summary"][1:] == [
-        "Candidate v1 (LightGBM) F1-macro 0.962; no Production model to compare",
-        "Bootstrap test skipped: no Production model yet",
-        "A/B via API: staging F1 0.95 (n=60) vs production n/a (n=0), 2 failed requests: passed",
+        "Candidate v1 (LightGBM) F1-macro 0.978; no Production model to compare",
+        "Offline test skipped: no Production model yet",
+        "Online via API: 60 rows sent (staging answered 60, production 0), 2 failed requests: no Production model yet",
         "Promoted v1 to Production: no Production model yet",
     ]
 
@@ -207,11 +217,32 @@ def test_candidate_line_when_evaluation_did_not_run(promoted):
     )
 
 
-def test_very_small_p_value_is_not_rounded_to_zero(promoted):
-    promoted["evaluation"]["statistical_test"]["p_value"] = 0.0
-    assert "p = 0.000: significant" in build_report(promoted, now=NOW, links=LINKS)["summary"][2]
-    promoted["evaluation"]["statistical_test"]["p_value"] = 0.0004
-    assert "p < 0.001: significant" in build_report(promoted, now=NOW, links=LINKS)["summary"][2]
+@pytest.mark.parametrize(
+    "verdict", ["significant_improvement", "not_significant", "insufficient_data", "class_regression"]
+)
+def test_every_offline_verdict_line_names_the_condition_that_decided_it(promoted, verdict):
+    decision = promoted["evaluation"]["decision"]
+    decision.update(verdict=verdict, decided_by=f"the condition of {verdict}", missing_rows=500)
+    line = build_report(promoted, now=NOW, links=LINKS)["summary"][2]
+    assert line.endswith(f": {verdict}, because the condition of {verdict}")
+
+
+def test_a_class_that_falls_is_named_in_the_summary(promoted):
+    decision = promoted["evaluation"]["decision"]
+    decision["classes"][1].update(passed=False, delta=-0.2)
+    lines = build_report(promoted, now=NOW, links=LINKS)["summary"]
+    assert f"Class guardrails failed: {decision['classes'][1]['label']} ΔF1 -0.200" in lines
+
+
+def test_a_waiting_candidate_is_reported_pending(promoted):
+    promoted["ab_test"]["evidence"]["test"].update(verdict="continue", decided_by="neither p below α yet")
+    promoted["promotion"].update(promoted=False, outcome="pending", reason="awaiting_online_evidence", new_version=None)
+    report = build_report(promoted, now=NOW, links=LINKS)
+    assert report["status"] == "pending"
+    assert report["summary"][-1] == (
+        "Candidate v4 waits in Staging: the candidate waits in Staging while online evidence accumulates; "
+        "Production untouched"
+    )
 
 
 def test_non_finite_numbers_become_null_and_read_as_na(promoted):
@@ -224,8 +255,9 @@ def test_non_finite_numbers_become_null_and_read_as_na(promoted):
     json.dumps(report, allow_nan=False)
     assert report["drift"]["columns"]["sepal_width"]["score"] is None
     assert report["ab_testing_api"]["f1_macro"]["production"] is None
-    assert report["summary"][1] == "Candidate v4 (LightGBM) F1-macro 0.962 vs Production v3 n/a"
-    assert "vs production n/a (n=29)" in report["summary"][3]
+    assert report["summary"][1] == "Candidate v4 (LightGBM) F1-macro 0.978 vs Production v3 n/a"
+    promoted["evaluation"]["decision"]["mde"] = math.nan
+    assert "minimum detectable effect n/a" in build_report(promoted, now=NOW, links=LINKS)["summary"][3]
 
 
 def test_the_state_is_not_modified(promoted):
@@ -309,8 +341,8 @@ def test_other_malformed_states_are_refused(promoted):
         build_report({**promoted, "drift": {**promoted["drift"], "columns": ["a"]}}, now=NOW, links=LINKS)
     with pytest.raises(InvalidRequestError, match="execution_arn"):
         build_report({**promoted, "execution_arn": 7}, now=NOW, links=LINKS)
-    with pytest.raises(InvalidRequestError, match="statistical_test"):
-        evaluation = {**promoted["evaluation"], "statistical_test": "significant"}
+    with pytest.raises(InvalidRequestError, match="decision"):
+        evaluation = {**promoted["evaluation"], "decision": "significant"}
         build_report({**promoted, "evaluation": evaluation}, now=NOW, links=LINKS)
     with pytest.raises(InvalidRequestError, match=r"report\.drift\.columns\.sepal_width\.score holds a set"):
         promoted["drift"]["columns"]["sepal_width"]["score"] = {0.3}

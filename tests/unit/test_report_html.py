@@ -83,14 +83,24 @@ def test_promoted_page_shows_every_section():
         "Δ held-out",
     ]  # fmt: skip
     f1_row = next(r for r in metrics.find_all("tr") if r.find("th").text() == "F1 (macro)")
-    assert [td.text() for td in f1_row.find_all("td")] == ["0.901", "0.962", "0.955", "+0.061"]
+    assert [td.text() for td in f1_row.find_all("td")] == ["0.889", "0.978", "0.955", "+0.089"]
 
     chart = dom.find("svg", cls="bootstrap-chart")
     assert len(chart.find_all("rect", cls="ci-band")) == 1
     assert len(chart.find_all("line", cls="zero-line")) == 1
     assert len(chart.find_all("line", cls="observed")) == 1
-    counts = report["statistical_test"]["histogram"]["counts"]
+    counts = report["offline_test"]["histogram"]["counts"]
     assert len(chart.find_all("rect", cls="bar")) == sum(1 for c in counts if c > 0)
+    gate = section_text(dom, "statistical-test")
+    assert "Verdict: significant_improvement, because exact sign flip p 0.003906 ≤ α_t 0.0125." in gate
+    assert "α of the stream / α spent by this test0.05 / 0.0125" in gate
+    assert "Minimum detectable effect0.0937" in gate and "H0: ΔF1 ≤ +0.0000" in gate
+    classes = dom.find("table", cls="classes-table").find("tbody").find_all("tr")
+    assert [r.find("th").text() for r in classes] == ["setosa", "versicolor", "virginica"]
+    assert all(r.find_all("td")[-1].text() == "holds" for r in classes)
+    confusion = dom.find_all("table", cls="confusion-table")
+    assert [t.find("caption").text().split(":")[0] for t in confusion] == ["Production", "Candidate"]
+    assert "Candidate alone right14" in section_text(dom, "ab-test")
 
     ab_rows = dom.find("table", cls="ab-table").find("tbody").find_all("tr")
     assert [[cell.text() for cell in r.children if isinstance(cell, Element)] for r in ab_rows] == [
@@ -116,7 +126,7 @@ def test_no_drift_page_says_which_steps_did_not_run():
     assert len(dom.find("table", cls="drift-table").find("tbody").find_all("tr")) == 5
     assert section_text(dom, "models").endswith("Training not run: no candidate model.")
     assert section_text(dom, "statistical-test").endswith("Not run: evaluation did not run.")
-    assert section_text(dom, "ab-test").endswith("A/B test not run.")
+    assert section_text(dom, "ab-test").endswith("Online stage not run.")
     assert "Not run: no drift, so no candidate. Production untouched." in section_text(dom, "promotion")
     assert dom.find_all("svg") == []
     assert "MLflow run: not available" in section_text(dom, "links")
@@ -137,11 +147,11 @@ def test_failed_page_shows_the_error_box_and_no_step_results():
 
 def test_blocked_page_shows_a_failed_gate():
     run_state = state("promoted")
-    run_state["evaluation"]["statistical_test"].update(significant=False, p_value=0.2)
-    run_state["promotion"].update(promoted=False, reason="not_significant", new_version=None)
+    run_state["evaluation"]["decision"].update(verdict="not_significant", decided_by="p 0.2 > α_t 0.0125")
+    run_state["promotion"].update(promoted=False, outcome="blocked", reason="not_significant", new_version=None)
     _, _, dom = page(run_state)
     assert dom.find(id="status").text() == "Blocked"
-    assert "Verdict: not significant" in section_text(dom, "statistical-test")
+    assert "Verdict: not_significant, because p 0.2 > α_t 0.0125." in section_text(dom, "statistical-test")
     assert "Not promoted: Production untouched (stays v3)" in section_text(dom, "promotion")
 
 
@@ -252,7 +262,7 @@ def test_page_is_self_contained():
 
 def test_a_malformed_histogram_is_reported_not_drawn():
     run_state = state("promoted")
-    run_state["evaluation"]["statistical_test"]["histogram"] = {"edges": [0.0, 0.1], "counts": [1, 2]}
+    run_state["evaluation"]["decision"]["histogram"] = {"edges": [0.0, 0.1], "counts": [1, 2]}
     _, _, dom = page(run_state)
     assert dom.find_all("svg") == []
     assert "Bootstrap chart unavailable: histogram needs at least one bin" in section_text(dom, "statistical-test")

@@ -37,6 +37,7 @@ def _tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_pipeline_has_a_task_per_step(definition: dict[str, Any]) -> None:
     assert set(_tasks(definition)) == {
         "CheckDataDrift",
+        "FindPendingCandidate",
         "TrainModel",
         "EvaluateCandidate",
         "RunAbTest",
@@ -76,11 +77,17 @@ def test_every_task_writes_under_its_own_result_path(definition: dict[str, Any])
     assert paths["CheckDataDrift"] == "$.drift"
 
 
-def test_drift_choice_routes_on_the_drift_verdict(definition: dict[str, Any]) -> None:
-    check = definition["States"]["CheckDataDrift"]
-    choice = definition["States"][check["Next"]]
+def test_a_waiting_candidate_is_reviewed_first_then_drift_decides(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    find = states[states["CheckDataDrift"]["Next"]]
+    assert find["Type"] == "Task" and find["ResultPath"] == "$.pending"
+    choice = states[find["Next"]]
     assert choice["Type"] == "Choice"
-    assert choice["Choices"] == [{"Variable": "$.drift.detected", "BooleanEquals": True, "Next": "TrainModel"}]
+    # the order matters: a drifted batch must not train a candidate that would replace the waiting one
+    assert choice["Choices"] == [
+        {"Variable": "$.pending.found", "BooleanEquals": True, "Next": "RunAbTest"},
+        {"Variable": "$.drift.detected", "BooleanEquals": True, "Next": "TrainModel"},
+    ]
     assert choice["Default"] == REPORT_STATE
 
 

@@ -25,6 +25,7 @@ STEP_FUNCTIONS = {
     "TrainModelFunction": "train_model",
     "EvaluateCandidateFunction": "evaluate_candidate",
     "RunAbTestFunction": "run_ab_test",
+    "FindPendingCandidateFunction": "find_pending_candidate",
     "PromoteIfBetterFunction": "promote_if_better",
     "GenerateReportFunction": "generate_report",
 }
@@ -241,7 +242,7 @@ def _deployment(name: str = "localstack", **changes: Any) -> Deployment:
 def test_recorded_parameters_are_the_values_the_stack_runs_with_secrets_left_out(template: dict[str, Any]) -> None:
     given = {"DatasetName": "penguins", "ApiKey": "s3cret", "MlflowTrackingPassword": "pw", "DriftShare": "0.3"}
     values = deployments.effective_parameters(template, given)
-    assert (values["DatasetName"], values["DriftShare"], values["BootstrapResamples"]) == ("penguins", "0.3", "1000")
+    assert (values["DatasetName"], values["DriftShare"], values["BootstrapResamples"]) == ("penguins", "0.3", "2000")
     assert "ApiKey" not in values and "MlflowTrackingPassword" not in values
     assert set(values) == {name for name, p in template["Parameters"].items() if not p.get("NoEcho")}
 

@@ -22,6 +22,7 @@ PIPELINE_FUNCTIONS = {
     "TrainModelFunction": "functions/train_model",
     "EvaluateCandidateFunction": "functions/evaluate_candidate",
     "RunAbTestFunction": "functions/run_ab_test",
+    "FindPendingCandidateFunction": "functions/find_pending_candidate",
     "PromoteIfBetterFunction": "functions/promote_if_better",
     "GenerateReportFunction": "functions/generate_report",
 }
@@ -77,7 +78,7 @@ def test_every_function_code_folder_holds_its_handler(template: dict[str, Any]) 
         assert attribute in _top_level_names(module_file.read_text()), f"{logical_id}: {handler} not defined"
 
 
-def test_the_six_pipeline_functions_exist_with_their_code(template: dict[str, Any]) -> None:
+def test_the_seven_pipeline_functions_exist_with_their_code(template: dict[str, Any]) -> None:
     functions = _functions(template)
     for logical_id, code_dir in PIPELINE_FUNCTIONS.items():
         assert logical_id in functions

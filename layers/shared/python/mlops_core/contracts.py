@@ -57,27 +57,20 @@ class TrainingOutput(TypedDict):
     algorithm: str
     metrics: Metrics  # cross-validated on the augmented training data
     train_key: str
-    holdout_key: str
+    holdout_key: str  # the offline test's rows
+    online_key: str  # the online stage's rows: disjoint from both others
     baseline_rows: int
     train_rows: int
     holdout_rows: int
+    online_rows: int
     reused: bool  # True when the same execution input had already registered this version
 
 
-class StatisticalTest(TypedDict):
-    metric: Literal["f1_macro"]
-    n: int
-    n_resamples: int
-    seed: int
-    observed_delta: float
-    mean_delta: float
-    ci_low: float
-    ci_high: float
-    confidence: float
-    p_value: float
-    alpha: float
-    significant: bool
-    histogram: dict[str, list[float]]  # {"edges": [...], "counts": [...]} of the resampled deltas
+class PooledRows(TypedDict):
+    own: int  # this run's held-out rows
+    pooled: int  # earlier runs' held-out rows added (since Production was last a candidate)
+    pooled_runs: int
+    test_number: int | None  # t in the ledger (the spending rule's index); None for a first model
 
 
 class EvaluationOutput(TypedDict):
@@ -85,34 +78,66 @@ class EvaluationOutput(TypedDict):
 
     production_version: str | None
     staging_version: str
-    production_metrics: Metrics | None  # on the held-out drifted rows
+    production_metrics: Metrics | None  # on the rows the test used
     staging_metrics: Metrics
-    statistical_test: StatisticalTest | None  # None when there is no Production model
+    decision: dict | None  # decision.OfflineDecisionDict; None when there is no Production model
+    rows: PooledRows
     passed: bool
-    reason: str  # "significant_improvement" | "no_production_model" | "not_significant"
+    reason: str  # the offline verdict, or "no_production_model"
+
+
+class OnlineEvidence(TypedDict):
+    """Paired counts of the requests both models answered (shadow mode) and got a label for, since the
+    candidate was staged, with the sequential test on them (stats.sequential's result)."""
+
+    production_version: str
+    staging_version: str
+    pairs: int
+    both_correct: int
+    staging_only: int  # only the candidate was right
+    production_only: int  # only Production was right
+    both_wrong: int
+    test: dict
 
 
 class AbTestOutput(TypedDict):
-    """$.ab_test, from run_ab_test."""
+    """$.ab_test, from run_ab_test: this run's own online rows sent through the API, then the paired evidence."""
 
+    mode: Literal["new_candidate", "pending_candidate"]
+    staging_version: str
+    production_version: str | None
     api_url: str
     production_share: float
-    sample_size: int  # held-out rows sent, at most the AbTestSampleSize parameter
+    sample_size: int  # online rows sent, at most the AbTestSampleSize parameter
     requests: dict[str, int]  # rows each variant answered
     errors: dict[str, int]
-    f1_macro: dict[str, float | None]
+    f1_macro: dict[str, float | None]  # this run's rows, each variant on the rows it served (descriptive)
     accuracy: dict[str, float | None]
     feedback_lost: int  # labels the API never confirmed after retries: its own online statistics lack them
+    evidence: OnlineEvidence | None  # None when there is no Production model to pair with
+    staged_at: str  # when the candidate was staged (ISO): how long it has waited
     passed: bool
-    reason: str  # "staging_not_worse" | "staging_worse" | "no_production_model" | "no_ab_data"
+    reason: str  # "non_inferior" | "inferior" | "continue" | "no_production_model" | "no_ab_data"
+
+
+class PendingOutput(TypedDict):
+    """$.pending, from find_pending_candidate: the candidate waiting in Staging for online evidence, if any."""
+
+    found: bool
+    version: str | None
+    staged_at: str | None  # ISO time it started waiting
+    offline_verdict: str | None  # the offline gate it passed when it was staged
+    staged_by_run: str | None
 
 
 class PromotionOutput(TypedDict):
     """$.promotion, from promote_if_better."""
 
     promoted: bool
+    outcome: Literal["promoted", "pending", "blocked"]
     reason: str
     model_name: str
+    candidate_version: str
     previous_version: str | None
     new_version: str | None
 
@@ -121,7 +146,7 @@ class ReportOutput(TypedDict):
     """$.report, from generate_report."""
 
     report_id: str
-    status: Literal["promoted", "blocked", "no_drift", "failed"]
+    status: Literal["promoted", "pending", "blocked", "no_drift", "failed"]
     json_key: str
     html_key: str
     json_url: str
@@ -136,6 +161,7 @@ class RunState(TypedDict):
     started_at: str
     input: dict
     drift: NotRequired[DriftOutput]
+    pending: NotRequired[PendingOutput]
     training: NotRequired[TrainingOutput]
     evaluation: NotRequired[EvaluationOutput]
     ab_test: NotRequired[AbTestOutput]

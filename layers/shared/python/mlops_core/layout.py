@@ -33,6 +33,21 @@ def split_key(run_id: str, part: str) -> str:
     return f"splits/{run_id}/{part}.parquet"
 
 
+def ledger_prefix(dataset: str, alpha: float) -> str:
+    """The offline tests of one dataset at one target α: a stream of its own for the spending rule."""
+    return f"decisions/{dataset}/alpha-{alpha:g}/"
+
+
+def ledger_entry_key(dataset: str, alpha: float, t: int) -> str:
+    """Test number t (1, 2, ...): the number is the slot, taken with a create-only write."""
+    return f"{ledger_prefix(dataset, alpha)}{t:06d}.json"
+
+
+def online_evidence_key(dataset: str, staging_version: str, run_id: str) -> str:
+    """One online look at a staged candidate, by the run that looked."""
+    return f"decisions/{dataset}/online/{staging_version}/{run_id}.json"
+
+
 # reports bucket
 REPORTS_ROOT = "reports/"  # every run's reports, one folder per run id
 

@@ -2,30 +2,37 @@
 
 Pure functions over the step outputs (`contracts.EvaluationOutput`, `contracts.AbTestOutput`). Every outcome
 carries a stable snake_case reason that the report and the API show as is.
+
+The offline gate is the pre-registered test of `decision.offline` (its verdict is the reason). The online gate is
+the paired sequential test of `stats.sequential` on the requests both models answered (shadow mode): it may not
+be decided yet, and then the candidate waits in Staging, its evidence accumulating, until a later run promotes
+or retires it (or it has waited `pending_max_days`).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Final
-
-from mlops_core.contracts import StatisticalTest
+from typing import Any, Final, Literal
 
 NO_PRODUCTION_MODEL: Final = "no_production_model"
-# offline gate (evaluate_candidate)
+# offline gate (evaluate_candidate): the verdicts of decision.offline
 SIGNIFICANT_IMPROVEMENT: Final = "significant_improvement"
 NOT_SIGNIFICANT: Final = "not_significant"
 NO_STATISTICAL_TEST: Final = "no_statistical_test"
-# online gate (run_ab_test)
-STAGING_NOT_WORSE: Final = "staging_not_worse"
-STAGING_WORSE: Final = "staging_worse"
+OFFLINE_PASSES: Final = (SIGNIFICANT_IMPROVEMENT, NO_PRODUCTION_MODEL)
+# online gate (run_ab_test): the verdicts of stats.sequential, and the stage's own failures
+NON_INFERIOR: Final = "non_inferior"
+INFERIOR: Final = "inferior"
+CONTINUE: Final = "continue"
 NO_AB_DATA: Final = "no_ab_data"
-# the decision, when both gates pass with a Production model in place
+ONLINE_PASSES: Final = (NON_INFERIOR, NO_PRODUCTION_MODEL)
+# the decision
 BETTER_OFFLINE_AND_ONLINE: Final = "better_offline_and_online"
+AWAITING_ONLINE_EVIDENCE: Final = "awaiting_online_evidence"
+ONLINE_UNDECIDED_TOO_LONG: Final = "online_undecided_too_long"
+
+Outcome = Literal["promoted", "pending", "blocked"]
 
 
 @dataclass(frozen=True)
@@ -36,45 +43,41 @@ class GateResult:
 
 @dataclass(frozen=True)
 class Decision:
-    promote: bool
+    outcome: Outcome
     reason: str
 
+    @property
+    def promote(self) -> bool:
+        return self.outcome == "promoted"
 
-def offline_gate(test: StatisticalTest | None, has_production: bool) -> GateResult:
-    """Passes a first model outright; otherwise only a significant ΔF1-macro on the held-out rows."""
+
+def offline_gate(decision: Mapping[str, Any] | None, has_production: bool) -> GateResult:
+    """Passes a first model outright; otherwise only the offline test's significant_improvement verdict."""
     if not has_production:
         return GateResult(True, NO_PRODUCTION_MODEL)
-    if test is None:
+    if decision is None:
         # The contract only allows a missing test when nothing is in Production: refuse rather than guess.
         return GateResult(False, NO_STATISTICAL_TEST)
-    significant = test.get("significant")
-    if not isinstance(significant, bool):
-        raise ValueError(f"statistical_test.significant must be a bool, got {significant!r}")
-    return GateResult(True, SIGNIFICANT_IMPROVEMENT) if significant else GateResult(False, NOT_SIGNIFICANT)
+    verdict = decision.get("verdict")
+    if not isinstance(verdict, str):
+        raise ValueError(f"evaluation.decision.verdict must be a string, got {verdict!r}")
+    return GateResult(verdict == SIGNIFICANT_IMPROVEMENT, verdict)
 
 
-def _figure(value: Any, name: str) -> float | None:
-    """An F1 figure (DynamoDB's Decimal included), or None when the A/B test has none for that variant."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
-        raise ValueError(f"{name} must be a number or None, got {value!r}")
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
-def online_gate(f1_production: float | None, f1_staging: float | None, has_production: bool) -> GateResult:
-    """Staging must score at least Production's F1-macro on live traffic. A first model needs no comparison,
-    but it must have answered through the API at all: a candidate the API never served proves nothing online."""
-    production = _figure(f1_production, "f1_production")
-    staging = _figure(f1_staging, "f1_staging")
-    if staging is None:
-        return GateResult(False, NO_AB_DATA)
+def online_gate(evidence: Mapping[str, Any] | None, answered: int, has_production: bool) -> GateResult:
+    """A first model must have answered through the API at all (a candidate the API never served proves
+    nothing online); otherwise the paired sequential test's verdict: non_inferior passes, inferior fails, and
+    continue is not a pass (it keeps the candidate waiting)."""
     if not has_production:
-        return GateResult(True, NO_PRODUCTION_MODEL)
-    if production is None:
+        return GateResult(answered > 0, NO_PRODUCTION_MODEL if answered > 0 else NO_AB_DATA)
+    if evidence is None:
         return GateResult(False, NO_AB_DATA)
-    return GateResult(True, STAGING_NOT_WORSE) if staging >= production else GateResult(False, STAGING_WORSE)
+    verdict = _section(evidence.get("test"), "ab_test.evidence.test").get("verdict")
+    if verdict not in (NON_INFERIOR, INFERIOR, CONTINUE):
+        raise ValueError(
+            f"ab_test.evidence.test.verdict must be one of non_inferior, inferior, continue, got {verdict!r}"
+        )
+    return GateResult(verdict == NON_INFERIOR, verdict)
 
 
 def _section(value: Any, name: str) -> Mapping[str, Any]:
@@ -83,23 +86,20 @@ def _section(value: Any, name: str) -> Mapping[str, Any]:
     return value
 
 
-def decide_promotion(evaluation: Mapping[str, Any], ab_test: Mapping[str, Any]) -> Decision:
-    """Promote iff both gates pass. The gates are recomputed from the figures, not read from the steps'
-    `passed` flags, so a report can always be traced back to the numbers it shows.
-
-    Blocked decisions carry the failing gate's reason (offline first); a promotion carries
-    "no_production_model" for a first model, else "better_offline_and_online".
-    """
-    evaluation = _section(evaluation, "evaluation")
-    ab_test = _section(ab_test, "ab_test")
-    if "production_version" not in evaluation:
-        raise ValueError("evaluation lacks production_version")
-    has_production = evaluation["production_version"] is not None
-    offline = offline_gate(evaluation.get("statistical_test"), has_production)
+def decide_promotion(
+    offline: GateResult, online: GateResult, *, waited_days: float = 0.0, pending_max_days: float = 14.0
+) -> Decision:
+    """Promote iff both gates pass. Offline failures block (the offline verdict is the reason); an online test
+    that is not decided yet keeps the candidate pending, until it has waited pending_max_days; an online
+    failure blocks. A promotion carries "no_production_model" for a first model, else
+    "better_offline_and_online"."""
     if not offline.passed:
-        return Decision(False, offline.reason)
-    f1 = _section(ab_test.get("f1_macro", {}), "ab_test.f1_macro")
-    online = online_gate(f1.get("production"), f1.get("staging"), has_production)
+        return Decision("blocked", offline.reason)
+    if online.reason == CONTINUE:
+        if waited_days >= pending_max_days:
+            return Decision("blocked", ONLINE_UNDECIDED_TOO_LONG)
+        return Decision("pending", AWAITING_ONLINE_EVIDENCE)
     if not online.passed:
-        return Decision(False, online.reason)
-    return Decision(True, NO_PRODUCTION_MODEL if not has_production else BETTER_OFFLINE_AND_ONLINE)
+        return Decision("blocked", online.reason)
+    first = offline.reason == NO_PRODUCTION_MODEL
+    return Decision("promoted", NO_PRODUCTION_MODEL if first else BETTER_OFFLINE_AND_ONLINE)

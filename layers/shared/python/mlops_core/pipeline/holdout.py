@@ -18,3 +18,23 @@ def load_holdout(store: ObjectStore, key: str, target: str) -> tuple[pd.DataFram
     frame = pd.read_parquet(io.BytesIO(store.get(key)))
     labels = frame[target].astype(str).tolist()
     return frame.drop(columns=[target]), labels
+
+
+def load_holdouts(
+    store: ObjectStore, keys: list[str], target: str, *, max_rows: int
+) -> tuple[pd.DataFrame, list[str], list[tuple[str, int]]]:
+    """The first key's rows, then whole earlier sets in the given order while the total stays within max_rows.
+    Returns (features, labels, [(key, rows) of each set used]); the first set is always used."""
+    import pandas as pd
+
+    features, labels, used = [], [], []
+    total = 0
+    for index, key in enumerate(keys):
+        part, part_labels = load_holdout(store, key, target)
+        if index and total + len(part_labels) > max_rows:
+            break
+        features.append(part)
+        labels.extend(part_labels)
+        used.append((key, len(part_labels)))
+        total += len(part_labels)
+    return pd.concat(features, ignore_index=True), labels, used

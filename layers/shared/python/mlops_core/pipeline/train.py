@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 from mlops_core import layout
 from mlops_core.contracts import TrainingOutput
 from mlops_core.data import put_if_absent, read_table
-from mlops_core.exceptions import InvalidRequestError, NotFoundError
+from mlops_core.exceptions import DataValidationError, InvalidRequestError, NotFoundError
 from mlops_core.pipeline.context import run_context, step_output
 from mlops_core.training import stratified_split
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_core.pipeline.deps import Deps
+    from mlops_core.pipeline.deps import Deps, PipelineSettings
 
 
 def idempotency_key(dataset: str, batch_key: str, batch_etag: str, profile_prefix: str) -> str:
@@ -40,9 +40,10 @@ def run(state: dict[str, Any], deps: Deps) -> TrainingOutput:
     seed = int(key.rsplit("-", 1)[1][:8], 16)
 
     batch = read_table(deps.data, drift["batch_key"], categorical=categorical)
-    train_part, holdout = stratified_split(batch, config.target, holdout_fraction=settings.holdout_fraction, seed=seed)
+    train_part, holdout, online = three_way_split(batch, config.target, settings, seed)
     train_key = _write_split(deps, ctx.run_id, "train", train_part)
     holdout_key = _write_split(deps, ctx.run_id, "holdout", holdout)
+    online_key = _write_split(deps, ctx.run_id, "online", online)
 
     registration = deps.registry.find_registration(key)
     if registration is None:
@@ -74,10 +75,36 @@ def run(state: dict[str, Any], deps: Deps) -> TrainingOutput:
         **registration,
         train_key=train_key,
         holdout_key=holdout_key,
+        online_key=online_key,
         baseline_rows=drift["reference_rows"],
         train_rows=len(train_part),
         holdout_rows=len(holdout),
+        online_rows=len(online),
     )
+
+
+def three_way_split(
+    batch: pd.DataFrame, target: str, settings: PipelineSettings, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(train, offline holdout, online rows), disjoint and each stratified. The online rows are evidence the
+    offline test never saw, so the two gates are independent; neither set is ever trained on."""
+    held_fraction = settings.holdout_fraction + settings.online_fraction
+    if not (settings.online_fraction > 0 and held_fraction < 1):
+        raise InvalidRequestError(
+            f"holdout_fraction {settings.holdout_fraction} + online_fraction {settings.online_fraction} must stay "
+            "below 1, with online_fraction above 0",
+            field="online_fraction",
+        )
+    train_part, held = stratified_split(batch, target, holdout_fraction=held_fraction, seed=seed)
+    try:
+        holdout, online = stratified_split(
+            held, target, holdout_fraction=settings.online_fraction / held_fraction, seed=seed + 1
+        )
+    except DataValidationError:
+        # Too few rows to share (every class held once): the offline test keeps them; the online stage then
+        # has only the API's live traffic.
+        return train_part, held, held.iloc[:0]
+    return train_part, holdout, online
 
 
 def _column_kinds(drift: dict[str, Any]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from mlops_core.layout import is_safe_id, report_html_key, report_json_key
 from mlops_core.report.chart import is_finite
 from mlops_core.report.redact import redact
 
-Status = Literal["promoted", "blocked", "no_drift", "failed"]
+Status = Literal["promoted", "pending", "blocked", "no_drift", "failed"]
 
 REPORT_KEYS = (
     "run_id",
@@ -30,23 +30,32 @@ REPORT_KEYS = (
     "dataset",
     "drift",
     "training",
+    "pending",
     "evaluation",
-    "statistical_test",
+    "offline_test",
     "promotion",
     "ab_testing_api",
     "error",
     "links",
     "summary",
 )
-_SECTIONS = ("drift", "training", "evaluation", "ab_test", "promotion", "error")
+_SECTIONS = ("drift", "pending", "training", "evaluation", "ab_test", "promotion", "error")
 
 # The steps write reasons as codes; people read sentences.
 REASONS = {
     "significant_improvement": "the candidate is significantly better",
     "not_significant": "the candidate's improvement is not statistically significant",
     "no_production_model": "no Production model yet",
-    "staging_not_worse": "Staging scored at least as well as Production in the A/B test",
-    "staging_worse": "Staging scored below Production in the A/B test",
+    "insufficient_data": "too few labelled held-out rows to decide (they are pooled into the next run's test)",
+    "class_regression": "a class's F1 fell by more than the class margin",
+    "no_statistical_test": "the offline test did not run",
+    "non_inferior": "the paired online test shows the candidate is not worse than Production by the margin",
+    "inferior": "the paired online test shows the candidate is worse than Production",
+    "continue": "the paired online test has not decided yet",
+    "no_ab_data": "the API served no usable answers from the candidate",
+    "better_offline_and_online": "significantly better offline and not worse online",
+    "awaiting_online_evidence": "the candidate waits in Staging while online evidence accumulates",
+    "online_undecided_too_long": "the online test was still undecided after the longest wait allowed",
 }
 
 
@@ -99,6 +108,10 @@ def derive_status(state: RunState) -> Status:
     promotion = _section(state, "promotion")
     if promotion is not None and promotion.get("promoted") is True:
         return "promoted"
+    if promotion is not None and promotion.get("outcome") == "pending":
+        return "pending"
+    if promotion is not None:
+        return "blocked"  # a reviewed waiting candidate may be retired on a batch that did not drift
     drift = _section(state, "drift")
     if drift is None:
         raise InvalidRequestError("run state has neither a drift result nor an error", field="drift")
@@ -152,11 +165,12 @@ def build_report(state: RunState, *, now: datetime, links: ReportLinks) -> dict[
     promotion = _section(state, "promotion")
     raw_error = _section(state, "error")
     error = parse_error(raw_error) if raw_error is not None else None
-    statistical_test = _mapping_or_none(evaluation, "statistical_test")
+    pending = _section(state, "pending")
+    offline_test = _mapping_or_none(evaluation, "decision")
     # The test has its own top-level key; keeping it in evaluation too would ship the histogram twice.
     evaluation_only = None
     if evaluation is not None:
-        evaluation_only = {k: v for k, v in evaluation.items() if k != "statistical_test"}
+        evaluation_only = {k: v for k, v in evaluation.items() if k != "decision"}
     if drift is not None and not isinstance(drift.get("columns", {}), Mapping):
         raise InvalidRequestError("drift.columns must map column names to results", field="drift.columns")
 
@@ -168,13 +182,14 @@ def build_report(state: RunState, *, now: datetime, links: ReportLinks) -> dict[
         "dataset": _dataset(state, drift),
         "drift": drift,
         "training": training,
+        "pending": pending,
         "evaluation": evaluation_only,
-        "statistical_test": statistical_test,
+        "offline_test": offline_test,
         "promotion": promotion,
         "ab_testing_api": ab_test,
         "error": error,
         "links": asdict(links),
-        "summary": summary_lines(status, drift, training, evaluation, statistical_test, ab_test, promotion, error),
+        "summary": summary_lines(status, drift, training, evaluation, offline_test, ab_test, promotion, error),
     }
     return _json_safe(report, "report")
 
@@ -184,7 +199,7 @@ def summary_lines(
     drift: Mapping[str, Any] | None,
     training: Mapping[str, Any] | None,
     evaluation: Mapping[str, Any] | None,
-    statistical_test: Mapping[str, Any] | None,
+    offline_test: Mapping[str, Any] | None,
     ab_test: Mapping[str, Any] | None,
     promotion: Mapping[str, Any] | None,
     error: Mapping[str, Any] | None,
@@ -195,10 +210,10 @@ def summary_lines(
         lines.append(_drift_line(drift))
     if training is not None or evaluation is not None:
         lines.append(_candidate_line(training or {}, evaluation))
-    if statistical_test is not None:
-        lines.append(_bootstrap_line(statistical_test))
+    if offline_test is not None:
+        lines.extend(offline_lines(offline_test, (evaluation or {}).get("rows")))
     elif evaluation is not None:
-        lines.append(f"Bootstrap test skipped: {reason_text(evaluation.get('reason'))}")
+        lines.append(f"Offline test skipped: {reason_text(evaluation.get('reason'))}")
     if ab_test is not None:
         lines.append(_ab_line(ab_test))
     if error is not None:
@@ -210,6 +225,11 @@ def summary_lines(
         if promotion.get("reason"):
             line += f": {reason_text(promotion['reason'])}"
         lines.append(line)
+    elif status == "pending" and promotion is not None:
+        lines.append(
+            f"Candidate {version_label(promotion.get('candidate_version'))} waits in Staging: "
+            f"{reason_text(promotion.get('reason'))}; Production untouched"
+        )
     else:
         lines.append(f"Production untouched: {_untouched_reason(status, evaluation, promotion)}")
     return lines
@@ -272,29 +292,62 @@ def _candidate_line(training: Mapping[str, Any], evaluation: Mapping[str, Any] |
     )
 
 
-def _bootstrap_line(test: Mapping[str, Any]) -> str:
-    p_value = test.get("p_value")
-    small = is_finite(p_value) and 0 < p_value < 0.001
-    p_text = "p < 0.001" if small else f"p = {format_number(p_value)}"
-    level = confidence_label(test.get("confidence"))
-    verdict = "significant" if test.get("significant") else "not significant"
-    return (
-        f"Bootstrap ΔF1 {format_number(test.get('observed_delta'), signed=True)}, {level} CI "
-        f"[{format_number(test.get('ci_low'))}, {format_number(test.get('ci_high'))}], {p_text}: {verdict}"
-    )
+def offline_lines(test: Mapping[str, Any], rows: Mapping[str, Any] | None) -> list[str]:
+    """The offline verdict with the condition that decided it, the plan, and the level this run spent."""
+    rows = rows or {}
+    pooled = rows.get("pooled") or 0
+    on = f"{test.get('n')} rows" + (f" ({pooled} pooled from {rows.get('pooled_runs')} earlier runs)" if pooled else "")
+    interval = test.get("interval") or {}
+    lines = [
+        f"Offline test ({str(test.get('test') or 'n/a').replace('_', ' ')}) on {on}: ΔF1 "
+        f"{format_number(test.get('observed_delta'), signed=True)}, {confidence_label(interval.get('level'))} BCa "
+        f"interval [{format_number(interval.get('low'))}, {format_number(interval.get('high'))}]: "
+        f"{test.get('verdict')}, because {test.get('decided_by')}",
+        f"Plan: minimum detectable effect {format_number(test.get('mde'))} at {test.get('n')} rows; "
+        f"{test.get('required_n') if test.get('required_n') is not None else 'n/a'} rows needed for "
+        f"{format_share(test.get('power'))} power at ΔF1 "
+        f"{format_number(_sum(test.get('delta_min'), test.get('margin')), signed=True)}; α spent by this test "
+        f"{_score(test.get('alpha_t'))} (test {rows.get('test_number') or 'n/a'} of the stream at α "
+        f"{_score(test.get('alpha'))})",
+    ]
+    failed = [c for c in test.get("classes") or [] if isinstance(c, Mapping) and not c.get("passed")]
+    if failed:
+        lines.append(
+            "Class guardrails failed: "
+            + ", ".join(f"{c.get('label')} ΔF1 {format_number(c.get('delta'), signed=True)}" for c in failed)
+        )
+    return lines
+
+
+def _sum(a: Any, b: Any) -> float | None:
+    return a + b if is_finite(a) and is_finite(b) else None
+
+
+def _score(value: Any) -> str:
+    return f"{value:.4g}" if is_finite(value) else "n/a"
 
 
 def _ab_line(ab_test: Mapping[str, Any]) -> str:
-    f1 = ab_test.get("f1_macro") or {}
     requests = ab_test.get("requests") or {}
     errors = sum(v for v in (ab_test.get("errors") or {}).values() if isinstance(v, int))
     line = (
-        f"A/B via API: staging F1 {format_number(f1.get('staging'), 2)} (n={requests.get('staging', 0)}) vs "
-        f"production {format_number(f1.get('production'), 2)} (n={requests.get('production', 0)})"
+        f"Online via API: {ab_test.get('sample_size', 0)} rows sent (staging answered {requests.get('staging', 0)}, "
+        f"production {requests.get('production', 0)})"
     )
     if errors:
         line += f", {errors} failed requests"
-    return f"{line}: {'passed' if ab_test.get('passed') else 'failed'}"
+    evidence = ab_test.get("evidence")
+    if isinstance(evidence, Mapping):
+        test = evidence.get("test") or {}
+        line += (
+            f"; paired on {evidence.get('pairs')} labelled requests both models answered: candidate alone right "
+            f"{evidence.get('staging_only')}, Production alone right {evidence.get('production_only')}, ties "
+            f"{(evidence.get('both_correct') or 0) + (evidence.get('both_wrong') or 0)} (not evidence): "
+            f"{test.get('verdict')}, because {test.get('decided_by')}"
+        )
+    else:
+        line += f": {reason_text(ab_test.get('reason'))}"
+    return line
 
 
 def _untouched_reason(status: Status, evaluation: Mapping[str, Any] | None, promotion: Mapping[str, Any] | None) -> str:

@@ -32,6 +32,7 @@ METRIC_LABELS = {
 _NOT_PROMOTING = {"no_drift": "no drift, so no candidate", "failed": "the run failed"}
 STATUS_LABELS = {
     "promoted": "Promoted",
+    "pending": "Waiting for online evidence",
     "blocked": "Blocked",
     "no_drift": "No drift",
     "failed": "Failed",
@@ -61,6 +62,7 @@ th { background: #f6f8fa; font-weight: 600; }
 td.num, th.num { text-align: right; }
 tr.drifted td { background: #fff1e5; } tr.drifted td.verdict { color: #bc4c00; font-weight: 600; }
 .pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 600; }
+.pending { color: #9a6700; font-weight: 600; }
 .not-run { color: #57606a; font-style: italic; margin: 0; }
 .note { color: #57606a; font-size: 13px; }
 .error-box { border-color: #cf222e; background: #ffebe9; }
@@ -90,7 +92,7 @@ def render_report_html(report: Mapping[str, Any]) -> str:
             _error(report.get("error")),
             _drift(report.get("drift")),
             _models(report.get("training"), report.get("evaluation")),
-            _statistical_test(report.get("statistical_test"), report.get("evaluation")),
+            _offline_test(report.get("offline_test"), report.get("evaluation")),
             _ab_test(report.get("ab_testing_api")),
             _promotion(report.get("promotion"), report.get("status")),
             _links(report.get("links")),
@@ -253,25 +255,39 @@ def _models(training: Mapping[str, Any] | None, evaluation: Mapping[str, Any] | 
     return f"{head}{table}{notes}</section>"
 
 
-def _statistical_test(test: Mapping[str, Any] | None, evaluation: Mapping[str, Any] | None) -> str:
-    head = '<section id="statistical-test"><h2>Statistical gate: paired bootstrap of ΔF1-macro</h2>'
+def _offline_test(test: Mapping[str, Any] | None, evaluation: Mapping[str, Any] | None) -> str:
+    head = '<section id="statistical-test"><h2>Offline gate: pre-registered test of ΔF1-macro</h2>'
     if test is None:
         why = reason_text(evaluation.get("reason")) if evaluation else "evaluation did not run"
         return f'{head}<p class="not-run">Not run: {_e(why)}.</p></section>'
-    verdict = (
-        '<span class="pass">significant</span>'
-        if test.get("significant")
-        else '<span class="fail">not significant</span>'
-    )
-    confidence = test.get("confidence")
-    level = confidence_label(confidence)
+    passed = test.get("verdict") == "significant_improvement"
+    verdict = f'<span class="{"pass" if passed else "fail"}">{_e(test.get("verdict"))}</span>'
+    rows = (evaluation or {}).get("rows") or {}
+    interval = test.get("interval") or {}
+    level = interval.get("level")
     figures = [
-        ("Observed ΔF1", format_number(test.get("observed_delta"), signed=True)),
-        ("Mean resampled ΔF1", format_number(test.get("mean_delta"), signed=True)),
-        (f"{level} CI", f"[{format_number(test.get('ci_low'))}, {format_number(test.get('ci_high'))}]"),
-        ("p-value (one-sided)", format_number(test.get("p_value"), 4)),
-        ("α", format_number(test.get("alpha"))),
-        ("Rows × resamples", f"{test.get('n')} × {test.get('n_resamples')} (seed {test.get('seed')})"),
+        ("Hypotheses", f"H0: ΔF1 ≤ {format_number(test.get('delta_min'), 4, signed=True)} vs H1: ΔF1 > it, one-sided"),
+        ("Test", f"{test.get('test')}: {test.get('test_reason')}"),
+        ("Observed ΔF1", format_number(test.get("observed_delta"), 4, signed=True)),
+        (
+            f"{confidence_label(level)} BCa interval",
+            f"[{format_number(interval.get('low'), 4)}, {format_number(interval.get('high'), 4)}]",
+        ),
+        ("p-value (one-sided)", _score(test.get("p_value"))),
+        ("α of the stream / α spent by this test", f"{_score(test.get('alpha'))} / {_score(test.get('alpha_t'))}"),
+        ("Test number in the stream (LORD++)", rows.get("test_number")),
+        (
+            "Rows (this run + pooled)",
+            f"{test.get('n')} ({rows.get('own')} + {rows.get('pooled')} from {rows.get('pooled_runs')} runs)",
+        ),
+        ("Rows where the models disagree", test.get("n_disagreements")),
+        ("Minimum detectable effect", format_number(test.get("mde"), 4)),
+        (
+            f"Rows needed for {format_share(test.get('power'))} power at ΔF1 "
+            f"{format_number(_sum(test.get('delta_min'), test.get('margin')), 4, signed=True)}",
+            f"{test.get('required_n')} (missing: {test.get('missing_rows')})",
+        ),
+        ("Resamples", f"{test.get('n_resamples')} (seed {test.get('seed')})"),
     ]
     table = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in figures)
     histogram = test.get("histogram") if isinstance(test.get("histogram"), Mapping) else {}
@@ -279,20 +295,72 @@ def _statistical_test(test: Mapping[str, Any] | None, evaluation: Mapping[str, A
         chart = render_bootstrap_svg(
             histogram.get("edges") or [],
             histogram.get("counts") or [],
-            ci_low=test.get("ci_low"),
-            ci_high=test.get("ci_high"),
+            ci_low=interval.get("low"),
+            ci_high=interval.get("high"),
             observed=test.get("observed_delta"),
-            confidence=confidence if isinstance(confidence, float) else 0.95,
+            confidence=level if isinstance(level, float) else 0.9,
         )
     except ValueError as error:
         chart = f'<p class="not-run">Bootstrap chart unavailable: {_e(error)}.</p>'
-    return f'{head}<p>Verdict: {verdict}</p><dl class="meta">{table}</dl>{chart}</section>'
+    return (
+        f'{head}<p>Verdict: {verdict}, because {_e(test.get("decided_by"))}.</p><dl class="meta">{table}</dl>'
+        f"{chart}{_classes(test)}{_confusion(test.get('confusion'))}</section>"
+    )
+
+
+def _classes(test: Mapping[str, Any]) -> str:
+    checks = [c for c in test.get("classes") or [] if isinstance(c, Mapping)]
+    if not checks:
+        return ""
+    rows = "".join(
+        f'<tr><th>{_e(c.get("label"))}</th><td class="num">{_e(c.get("support"))}</td>'
+        f'<td class="num">{_e(format_number(c.get("f1_production")))}</td>'
+        f'<td class="num">{_e(format_number(c.get("f1_candidate")))}</td>'
+        f'<td class="num">{_e(format_number(c.get("delta"), signed=True))}</td>'
+        f'<td class="num">{_e(_score(c.get("p_adjusted")))}</td>'
+        + (
+            '<td><span class="pass">holds</span></td></tr>'
+            if c.get("passed")
+            else '<td><span class="fail">falls</span></td></tr>'
+        )
+        for c in checks
+    )
+    return (
+        f"<h3>Per-class guardrails: no class's F1 may fall by more than {_e(format_number(test.get('class_margin')))} "
+        f"(Holm-adjusted at {_e(_score(test.get('class_alpha')))})</h3>"
+        '<table class="classes-table"><thead><tr><th>Class</th><th class="num">Rows</th>'
+        '<th class="num">F1 Production</th><th class="num">F1 candidate</th><th class="num">Δ</th>'
+        f'<th class="num">p (Holm)</th><th>Guardrail</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
+def _confusion(confusion: Any) -> str:
+    if not isinstance(confusion, Mapping) or not confusion.get("labels"):
+        return ""
+    labels = list(confusion["labels"])
+    tables = []
+    for side, title in (("production", "Production"), ("candidate", "Candidate")):
+        matrix = confusion.get(side) or []
+        body = "".join(
+            f"<tr><th>{_e(label)}</th>" + "".join(f'<td class="num">{_e(v)}</td>' for v in row) + "</tr>"
+            for label, row in zip(labels, matrix, strict=False)
+        )
+        header = "".join(f'<th class="num">{_e(label)}</th>' for label in labels)
+        tables.append(
+            f'<table class="confusion-table"><caption>{title}: true (rows) × predicted (columns)</caption>'
+            f"<thead><tr><th></th>{header}</tr></thead><tbody>{body}</tbody></table>"
+        )
+    return f"<h3>Confusion matrices on the test's rows</h3>{''.join(tables)}"
+
+
+def _sum(a: Any, b: Any) -> float | None:
+    return a + b if is_finite(a) and is_finite(b) else None
 
 
 def _ab_test(ab: Mapping[str, Any] | None) -> str:
-    head = '<section id="ab-test"><h2>A/B test through the API</h2>'
+    head = '<section id="ab-test"><h2>Online gate: paired test through the API</h2>'
     if ab is None:
-        return f'{head}<p class="not-run">A/B test not run.</p></section>'
+        return f'{head}<p class="not-run">Online stage not run.</p></section>'
     requests = ab.get("requests") or {}
     errors = ab.get("errors") or {}
     f1 = ab.get("f1_macro") or {}
@@ -304,10 +372,37 @@ def _ab_test(ab: Mapping[str, Any] | None) -> str:
         f'<td class="num">{_e(format_number(accuracy.get(v)))}</td></tr>'
         for v in variants
     )
-    verdict = '<span class="pass">passed</span>' if ab.get("passed") else '<span class="fail">failed</span>'
+    passed = ab.get("passed")
+    verdict = f'<span class="{"pass" if passed else "fail"}">{_e(ab.get("reason"))}</span>'
+    mode = "a candidate waiting in Staging" if ab.get("mode") == "pending_candidate" else "this run's new candidate"
+    evidence = ab.get("evidence")
+    paired = '<p class="not-run">No paired test: no Production model to compare with.</p>'
+    if isinstance(evidence, Mapping):
+        test = evidence.get("test") or {}
+        interval = test.get("interval") or [None, None]
+        figures = [
+            ("Pairs (labelled requests both models answered)", evidence.get("pairs")),
+            ("Candidate alone right", evidence.get("staging_only")),
+            ("Production alone right", evidence.get("production_only")),
+            (
+                "Ties (both right, both wrong): not evidence",
+                f"{evidence.get('both_correct')}, {evidence.get('both_wrong')}",
+            ),
+            ("Non-inferiority margin", format_number(test.get("margin"))),
+            ("Always-valid p (H0: worse by the margin)", _score(test.get("p_non_inferior"))),
+            ("Always-valid p (H0: within the margin)", _score(test.get("p_inferior"))),
+            ("Confidence sequence", f"[{format_number(interval[0])}, {format_number(interval[1])}]"),
+        ]
+        table = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in figures)
+        paired = (
+            f"<p>Paired sequential test ({_e(test.get('verdict'))}): {_e(test.get('decided_by'))}.</p>"
+            f'<dl class="meta">{table}</dl>'
+        )
     return (
-        f"{head}<p>Verdict: {verdict} ({_e(reason_text(ab.get('reason')))}). Traffic to production: "
+        f"{head}<p>Verdict: {verdict} ({_e(reason_text(ab.get('reason')))}), for {_e(mode)} "
+        f"{_e(version_label(ab.get('staging_version')))}. Traffic to production: "
         f"{_e(format_share(ab.get('production_share')))}; API: <code>{_e(ab.get('api_url'))}</code></p>"
+        f"{paired}<h3>This run's requests (each variant scored on the requests it served)</h3>"
         '<table class="ab-table"><thead><tr><th>Variant</th><th class="num">Requests</th>'
         '<th class="num">Errors</th><th class="num">F1 (macro)</th><th class="num">Accuracy</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></section>"
@@ -320,7 +415,13 @@ def _promotion(promotion: Mapping[str, Any] | None, status: Any) -> str:
         why = _NOT_PROMOTING.get(status, "the step did not run")
         return f'{head}<p class="not-run">Not run: {_e(why)}. Production untouched.</p></section>'
     previous = promotion.get("previous_version")
-    if promotion.get("promoted"):
+    if promotion.get("outcome") == "pending":
+        decision = (
+            f'<p><span class="pending">Waiting</span>: candidate '
+            f"{_e(version_label(promotion.get('candidate_version')))} stays in Staging while online evidence "
+            "accumulates; Production untouched</p>"
+        )
+    elif promotion.get("promoted"):
         decision = (
             f'<p><span class="pass">Promoted</span> {_e(promotion.get("model_name"))} '
             f"{_e(version_label(promotion.get('new_version')))} to Production"

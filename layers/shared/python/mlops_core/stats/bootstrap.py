@@ -12,11 +12,10 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
-from mlops_core.contracts import StatisticalTest
 from mlops_core.stats.bca import Bca, jackknife_se
 from mlops_core.stats.joint import JointCounts, jackknife_statistics, joint_counts, observed_statistics
 from mlops_core.stats.metrics import encode_labels, metrics_from_confusion
@@ -29,9 +28,27 @@ _CHUNK_BYTES = 32 * 1024 * 1024
 _ZERO_TOLERANCE = 1e-12
 
 
+class StatisticalTest(TypedDict):
+    """The percentile bootstrap's result as JSON (the kernel the offline decision's BCa test builds on)."""
+
+    metric: Literal["f1_macro"]
+    n: int
+    n_resamples: int
+    seed: int
+    observed_delta: float
+    mean_delta: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    p_value: float
+    alpha: float
+    significant: bool
+    histogram: dict[str, list[float]]  # {"edges": [...], "counts": [...]} of the resampled deltas
+
+
 @dataclass(frozen=True)
 class BootstrapResult:
-    """Outcome of the test; the fields are exactly those of `contracts.StatisticalTest`."""
+    """Outcome of the test; the fields are exactly those of `StatisticalTest`."""
 
     n: int
     n_resamples: int
