@@ -11,11 +11,15 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from mlops_core.ab_store import (
     LATENCY_EDGES_MS,
+    PAIR_OUTCOMES,
     AbStore,
     StatsRecorder,
+    experiment_stats,
     histogram_percentile,
     latency_bucket,
+    pair_outcome,
     variant_stats,
+    version_stats,
 )
 from mlops_core.exceptions import ConfigurationError, DuplicateFeedbackError, InvalidRequestError
 from mlops_core.prediction_ids import make_prediction_id
@@ -273,7 +277,7 @@ def test_stats_shape_is_json_safe(store: AbStore) -> None:
 
     store.recorder.record("production", latency_ms=2.5)
     stats = json.loads(json.dumps(store.stats()))
-    assert set(stats) == {"production_share", "reset_at", "reset_by", "variants"}
+    assert set(stats) == {"production_share", "reset_at", "reset_by", "variants", "by_version", "experiments"}
     assert set(stats["variants"]["production"]) == {
         "requests",
         "rows",
@@ -412,7 +416,7 @@ def test_a_batch_larger_than_a_transaction_is_written_in_chunks_of_at_most_100_a
         (make_prediction_id(("production", "staging")[i % 2], "1", labels[i % 3], SECRET), labels[(i // 3) % 3])
         for i in range(250)
     ]
-    earlier = [0, 97, 98, 150, 249]  # in each chunk's first, last or middle places
+    earlier = [0, 96, 97, 150, 249]  # in each chunk's first, last or middle places
     for index in earlier:
         store.record_feedback(*items[index])
     client.transactions.clear()
@@ -421,12 +425,12 @@ def test_a_batch_larger_than_a_transaction_is_written_in_chunks_of_at_most_100_a
 
     assert [i for i, status in enumerate(statuses(results)) if status == "duplicate"] == earlier
     assert statuses(results).count("recorded") == 245
-    # Three chunks of 98, 98 and 54 markers plus two counter updates; each chunk was cancelled once, naming its
-    # duplicates, and sent again without them.
-    assert [len(actions) for actions in client.transactions] == [100, 98, 100, 98, 56, 55]
+    # Three chunks of 97, 97 and 56 markers plus three counter updates (both variants and version 1); each chunk
+    # was cancelled once, naming its duplicates, and sent again without them.
+    assert [len(actions) for actions in client.transactions] == [100, 98, 100, 98, 59, 58]
     for actions in client.transactions:
         updates = [action["Update"]["Key"]["sk"]["S"] for action in actions if "Update" in action]
-        assert sorted(updates) == ["production", "staging"]  # one ADD per counter item
+        assert sorted(updates) == ["production", "staging", "version#1"]  # one ADD per counter item
         keys = [action["Put"]["Item"]["pk"]["S"] for action in actions if "Put" in action]
         assert len(set(keys)) == len(keys)
     variants = store.stats()["variants"]
@@ -517,3 +521,189 @@ def test_overlapping_batches_from_many_threads_count_every_label_exactly_once(
     for i in range(120):
         expected[labels.index(labels[i % 2])][i % 3] += 1
     assert production["confusion"] == {"labels": labels, "matrix": expected}
+
+
+# paired evidence: ids that carry the shadow model's prediction
+def shadowed(variant: str, version: str, predicted: str, shadow_version: str, shadow: str) -> str:
+    return make_prediction_id(variant, version, predicted, SECRET, shadow_version=shadow_version, shadow_label=shadow)
+
+
+def experiment(store: AbStore, production_version: str, staging_version: str) -> dict:
+    (found,) = store.stats(experiment=(production_version, staging_version))["experiments"]
+    return found
+
+
+def test_pair_outcomes_name_which_model_was_right() -> None:
+    assert pair_outcome(production_correct=True, staging_correct=True) == "both_correct"
+    assert pair_outcome(production_correct=False, staging_correct=True) == "staging_only"
+    assert pair_outcome(production_correct=True, staging_correct=False) == "production_only"
+    assert pair_outcome(production_correct=False, staging_correct=False) == "both_wrong"
+    assert PAIR_OUTCOMES == ("both_correct", "staging_only", "production_only", "both_wrong")
+
+
+def test_feedback_on_ids_with_a_shadow_counts_the_pair_whichever_variant_served(store: AbStore) -> None:
+    # (served variant, served prediction, shadow prediction, true label): Production is v1, Staging v2.
+    cases = [
+        ("production", "setosa", "setosa", "setosa"),  # both right
+        ("staging", "setosa", "setosa", "setosa"),  # both right, served by Staging
+        ("production", "setosa", "virginica", "virginica"),  # only Staging (the shadow) right
+        ("staging", "virginica", "setosa", "virginica"),  # only Staging (served) right
+        ("staging", "setosa", "virginica", "virginica"),  # only Production (the shadow) right
+        ("production", "setosa", "setosa", "virginica"),  # both wrong
+    ]
+    for variant, predicted, shadow, true in cases:
+        version, shadow_version = ("1", "2") if variant == "production" else ("2", "1")
+        result = store.record_feedback(shadowed(variant, version, predicted, shadow_version, shadow), true)
+        assert result["shadow"] == {
+            "variant": "staging" if variant == "production" else "production",
+            "model_version": shadow_version,
+            "predicted": shadow,
+            "correct": shadow == true,
+        }
+
+    stats = store.stats()
+    assert stats["experiments"] == [
+        {
+            "production_version": "1",
+            "staging_version": "2",
+            "pairs": 6,
+            "both_correct": 2,
+            "staging_only": 2,
+            "production_only": 1,
+            "both_wrong": 1,
+        }
+    ]
+    # Per version: what it served (its confusion counts) and what it scored in shadow.
+    v1, v2 = stats["by_version"]["1"], stats["by_version"]["2"]
+    assert (v1["labelled"], v1["correct"], v1["shadow"]["labelled"], v1["shadow"]["correct"]) == (3, 1, 3, 2)
+    assert (v2["labelled"], v2["correct"], v2["shadow"]["labelled"], v2["shadow"]["correct"]) == (3, 2, 3, 2)
+    # The variants' own counts are as before: the label of the prediction each served.
+    assert stats["variants"]["production"]["labelled"] == stats["variants"]["staging"]["labelled"] == 3
+
+
+def test_a_pair_counts_once_whatever_the_spelling_or_the_form(store: AbStore) -> None:
+    prediction_id = shadowed("staging", "5", "setosa", "4", "virginica")
+    store.record_feedback(prediction_id, "setosa")
+    payload, signature = prediction_id.split(".")
+    spellings = [prediction_id, f"{prediction_id}==", f"{payload}=.{signature}", f"{payload}.{signature}\n"]
+    for spelling in spellings:
+        with pytest.raises((InvalidRequestError, DuplicateFeedbackError)):
+            store.record_feedback(spelling, "setosa")
+    results = store.record_feedback_batch([(spelling, "virginica") for spelling in spellings])
+    assert statuses(results) == ["duplicate", "rejected", "rejected", "rejected"]
+    assert experiment(store, "4", "5") == {
+        "production_version": "4",
+        "staging_version": "5",
+        "pairs": 1,
+        "both_correct": 0,
+        "staging_only": 1,
+        "production_only": 0,
+        "both_wrong": 0,
+    }
+    assert store.stats()["by_version"]["4"]["shadow"]["labelled"] == 1
+
+
+def test_ids_without_a_shadow_count_for_their_version_but_not_as_pairs(store: AbStore) -> None:
+    store.record_feedback(make_prediction_id("production", "1", "setosa", SECRET), "setosa")
+    stats = store.stats()
+    assert stats["experiments"] == []
+    assert stats["by_version"]["1"]["labelled"] == 1 and stats["by_version"]["1"]["correct"] == 1
+    assert experiment(store, "1", "2") == {
+        "production_version": "1",
+        "staging_version": "2",
+        "pairs": 0,
+        "both_correct": 0,
+        "staging_only": 0,
+        "production_only": 0,
+        "both_wrong": 0,
+    }
+
+
+def test_a_label_outside_the_shadow_models_classes_is_refused(store: AbStore) -> None:
+    classes = {"1": ["setosa", "versicolor", "virginica"], "2": ["setosa", "versicolor"]}
+    prediction_id = shadowed("production", "1", "setosa", "2", "setosa")
+    with pytest.raises(InvalidRequestError, match="label 'virginica' is not a class of the model v2") as error:
+        store.record_feedback(prediction_id, "virginica", classes_of=classes.get)
+    assert error.value.field == "label"
+    (result,) = store.record_feedback_batch([(prediction_id, "virginica")], classes_of=classes.get)
+    assert result["status"] == "rejected" and "model v2" in result["error"]
+    assert store.stats()["experiments"] == []
+    store.record_feedback(prediction_id, "versicolor", classes_of=classes.get)  # the id was not consumed
+    assert experiment(store, "1", "2")["both_wrong"] == 1
+
+
+def test_experiments_are_kept_apart_by_version_and_selected_by_query(store: AbStore) -> None:
+    store.record_feedback_batch(
+        [
+            (shadowed("production", "1", "a", "2", "a"), "a"),
+            (shadowed("production", "1", "a", "3", "b"), "b"),
+            (shadowed("staging", "3", "b", "1", "a"), "b"),
+            (shadowed("production", "9", "a", "10", "a"), "a"),
+        ]
+    )
+    stats = store.stats()
+    assert [(e["production_version"], e["staging_version"], e["pairs"]) for e in stats["experiments"]] == [
+        ("1", "2", 1),
+        ("1", "3", 2),
+        ("9", "10", 1),
+    ]
+    assert list(stats["by_version"]) == ["1", "2", "3", "9", "10"]  # by number, not as text
+    assert experiment(store, "1", "3")["staging_only"] == 2
+    assert experiment(store, "2", "1")["pairs"] == 0  # the other way round is another experiment
+
+
+def test_requests_and_shadow_scoring_count_per_version(store: AbStore) -> None:
+    store.recorder.record("production", rows=4, latency_ms=1.0, version="7")
+    store.recorder.record("staging", rows=2, latency_ms=1.0, error=True, version="8")
+    store.recorder.record_shadow("8", rows=4)
+    store.recorder.record_shadow("7", rows=2, error=True)
+    assert store.recorder.pending()["version#8"] == {
+        "requests": 1,
+        "rows": 2,
+        "errors": 1,
+        f"lat|{latency_bucket(1.0)}": 1,
+        "shadow_requests": 1,
+        "shadow_rows": 4,
+    }
+    by_version = store.stats()["by_version"]
+    assert (by_version["7"]["requests"], by_version["7"]["rows"], by_version["7"]["errors"]) == (1, 4, 0)
+    assert by_version["7"]["shadow"] == {"requests": 1, "rows": 2, "errors": 1, "labelled": 0, "correct": 0}
+    assert by_version["8"]["shadow"] == {"requests": 1, "rows": 4, "errors": 0, "labelled": 0, "correct": 0}
+    assert store.stats()["variants"]["staging"]["errors"] == 1
+
+
+def test_a_version_under_both_aliases_pairs_with_itself(store: AbStore) -> None:
+    store.record_feedback(shadowed("production", "3", "a", "3", "b"), "b")
+    stats = store.stats()
+    assert experiment(store, "3", "3")["staging_only"] == 1
+    assert (stats["by_version"]["3"]["labelled"], stats["by_version"]["3"]["shadow"]["correct"]) == (1, 1)
+
+
+def test_a_batch_touching_many_counter_items_stays_within_the_transaction_limit(
+    spy: tuple[AbStore, SpyClient],
+) -> None:
+    store, client = spy
+    # Each label its own experiment: four counter items each (variant, two versions, the pair).
+    items = [(shadowed("production", str(i), "a", str(i + 1000), "b"), "a") for i in range(150)]
+    results = store.record_feedback_batch(items)
+    assert statuses(results) == ["recorded"] * 150
+    assert max(len(actions) for actions in client.transactions) <= 100
+    # 24 labels a chunk: 24 markers, the one variant, 48 versions and 24 experiments make 97 actions.
+    assert [len(actions) for actions in client.transactions] == [97] * 6 + [4 * 6 + 1]
+    experiments = store.stats()["experiments"]
+    assert len(experiments) == 150 and {e["production_only"] for e in experiments} == {1}
+
+
+def test_reset_zeroes_versions_and_experiments_too(store: AbStore) -> None:
+    store.record_feedback(shadowed("production", "1", "a", "2", "a"), "a")
+    store.recorder.record("production", version="1")
+    store.flush()
+    store.reset(actor="api")
+    stats = store.stats()
+    assert stats["by_version"] == {} and stats["experiments"] == []
+
+
+def test_version_and_experiment_statistics_of_nothing_are_zeros() -> None:
+    assert version_stats({})["correct"] == 0
+    assert version_stats({})["shadow"] == {"requests": 0, "rows": 0, "errors": 0, "labelled": 0, "correct": 0}
+    assert experiment_stats("1", "2", {})["pairs"] == 0

@@ -1,4 +1,5 @@
-"""A/B test state on one DynamoDB table: the traffic split, per-variant counters, and delayed feedback.
+"""A/B test state on one DynamoDB table: the traffic split, counters per variant, per model version and per
+experiment (a Production version against a Staging version), and delayed feedback.
 
 Items (key pk, sk):
 - ("config", "traffic"): production_share, updated_at, updated_by.
@@ -6,17 +7,24 @@ Items (key pk, sk):
 - ("stats", <variant>): counters, only ever changed by atomic ADD so concurrent instances never lose counts:
   requests, rows, errors, `lat|<i>` (latency histogram bucket i over LATENCY_EDGES_MS) and `cm|<true>|<pred>`
   (confusion counts from feedback; labels percent-encoded so `|` cannot clash).
+- ("stats", "version#<version>"): the same counters for the requests one model version served, whichever alias
+  it had (aliases move, versions do not), plus what it scored in shadow: shadow_requests, shadow_rows,
+  shadow_errors, and from feedback shadow_labelled, shadow_correct.
+- ("stats", "pair#<production version>#<staging version>"): the experiment's paired counts from feedback on
+  requests both models scored: pairs, both_correct, staging_only, production_only, both_wrong.
 - ("feedback#<prediction id>", "feedback"): marks a prediction as labelled (expires after FEEDBACK_TTL_DAYS).
   prediction_ids accepts an id in its one canonical spelling only, so the raw id is a sound dedupe key.
 
 Recording a prediction costs no DynamoDB call: StatsRecorder sums counters in memory and flushes them as one
-UpdateItem ADD per variant, from a background thread every `flush_interval_seconds`, on flush() and at exit.
-Counts still in memory when a Lambda instance is frozen for good are lost: the API flushes before reading
+UpdateItem ADD per counter item, from a background thread every `flush_interval_seconds`, on flush() and at
+exit. Counts still in memory when a Lambda instance is frozen for good are lost: the API flushes before reading
 stats, and at most about one interval of traffic per instance is at risk.
 
-Recording feedback writes each label's marker and its confusion count in one transaction, so a label is never
+Recording feedback writes each label's marker and all its counts in one transaction, so a label is never
 marked without being counted nor counted twice. A batch takes one TransactWriteItems call per chunk of up to
 MAX_TRANSACTION_ACTIONS actions (one Put per marker, one ADD per counter item with the chunk's summed counts).
+A label touches its variant's item, one or two version items and at most one experiment item, so a chunk
+touches few items and concurrent feedback meets on those few (see _write_labels).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,10 +45,10 @@ from urllib.parse import quote, unquote
 
 from mlops_core import settings
 from mlops_core.exceptions import DuplicateFeedbackError, InvalidRequestError
-from mlops_core.prediction_ids import MAX_ID_CHARS, Label, default_secret, parse_prediction_id
+from mlops_core.prediction_ids import MAX_ID_CHARS, SignedPrediction, default_secret, parse_signed_prediction
 from mlops_core.quoting import clip, echo
 from mlops_core.routing import validate_share
-from mlops_core.variants import VARIANTS
+from mlops_core.variants import PRODUCTION, VARIANTS
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -54,12 +62,13 @@ _TRANSACTION_ATTEMPTS = 5
 FEEDBACK_TTL_DAYS = 30
 MAX_LABEL_CHARS = 256
 # DynamoDB's limit on one TransactWriteItems call, which also allows one action per item: a chunk of feedback
-# leaves room for one counter update per variant.
+# leaves room for one counter update per item its labels touch.
 MAX_TRANSACTION_ACTIONS = 100
-_MARKERS_PER_TRANSACTION = MAX_TRANSACTION_ACTIONS - len(VARIANTS)
 MAX_REASON_CHARS = 500
 # What became of each label of a batch.
 RECORDED, DUPLICATE, REJECTED = "recorded", "duplicate", "rejected"
+# How a labelled request both models scored counts for its experiment, besides `pairs`.
+PAIR_OUTCOMES = ("both_correct", "staging_only", "production_only", "both_wrong")
 
 ClassesOf = Callable[[str], Sequence[object] | None]
 """The classes of a model version, or None when they are not known (its labels then go unchecked)."""
@@ -69,6 +78,26 @@ _CONFIG = "config"
 _STATS = "stats"
 _LATENCY = "lat|"
 _CONFUSION = "cm|"
+_VERSION_ITEM = "version#"
+_PAIR_ITEM = "pair#"
+_SHADOW_COUNTERS = ("requests", "rows", "errors", "labelled", "correct")  # stored as shadow_<name>
+
+
+def version_item(version: str) -> str:
+    """The sort key of a model version's counter item."""
+    return f"{_VERSION_ITEM}{version}"
+
+
+def pair_item(production_version: str, staging_version: str) -> str:
+    """The sort key of an experiment's counter item."""
+    return f"{_PAIR_ITEM}{production_version}#{staging_version}"
+
+
+def pair_outcome(production_correct: bool, staging_correct: bool) -> str:
+    """The PAIR_OUTCOMES cell of one labelled request that both models scored."""
+    if production_correct == staging_correct:
+        return "both_correct" if production_correct else "both_wrong"
+    return "staging_only" if staging_correct else "production_only"
 
 
 # pure aggregation
@@ -99,9 +128,10 @@ def histogram_percentile(counts: list[int], q: float, edges: tuple[float, ...] =
 
 
 class StatsRecorder:
-    """Thread-safe in-memory counters per variant, handed to `sink(variant, {attribute: delta})` on flush.
+    """Thread-safe in-memory counters per counter item (a variant, a model version), handed to
+    `sink(item, {attribute: delta})` on flush.
 
-    `record()` is the request path: a lock, a bisect and three additions. The background flusher starts with
+    `record()` is the request path: a lock, a bisect and a few additions. The background flusher starts with
     the first record; a failed flush puts its counts back, so they go out with the next one.
     """
 
@@ -121,36 +151,55 @@ class StatsRecorder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def record(self, variant: str, *, rows: int = 1, latency_ms: float = 0.0, error: bool = False) -> None:
-        """Count one request of `rows` rows that took `latency_ms`."""
+    def record(
+        self,
+        variant: str,
+        *,
+        rows: int = 1,
+        latency_ms: float = 0.0,
+        error: bool = False,
+        version: str | None = None,
+    ) -> None:
+        """Count one request of `rows` rows that took `latency_ms`, for the variant and, when given, for the
+        model version that served it."""
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}: expected one of {VARIANTS}")
-        bucket = f"{_LATENCY}{latency_bucket(latency_ms, self._edges)}"
+        delta = {"requests": 1, "rows": rows, f"{_LATENCY}{latency_bucket(latency_ms, self._edges)}": 1}
+        if error:
+            delta["errors"] = 1
+        self._add([variant] if version is None else [variant, version_item(str(version))], delta)
+
+    def record_shadow(self, version: str, *, rows: int = 1, error: bool = False) -> None:
+        """Count one request of `rows` rows that model `version` scored in shadow (its answers not served)."""
+        delta = {"shadow_requests": 1, "shadow_rows": rows}
+        if error:
+            delta["shadow_errors"] = 1
+        self._add([version_item(str(version))], delta)
+
+    def _add(self, items: list[str], delta: dict[str, int]) -> None:
         with self._lock:
-            counts = self._pending.get(variant)
-            if counts is None:
-                counts = self._pending[variant] = {}
-            counts["requests"] = counts.get("requests", 0) + 1
-            counts["rows"] = counts.get("rows", 0) + rows
-            counts[bucket] = counts.get(bucket, 0) + 1
-            if error:
-                counts["errors"] = counts.get("errors", 0) + 1
+            for item in items:
+                counts = self._pending.get(item)
+                if counts is None:
+                    counts = self._pending[item] = {}
+                for name, value in delta.items():
+                    counts[name] = counts.get(name, 0) + value
         if self._thread is None and self._interval > 0:
             self._start()
 
     def pending(self) -> dict[str, dict[str, int]]:
-        """A copy of the counts not flushed yet."""
+        """A copy of the counts not flushed yet, by counter item."""
         with self._lock:
-            return {variant: dict(counts) for variant, counts in self._pending.items()}
+            return {item: dict(counts) for item, counts in self._pending.items()}
 
     def flush(self) -> None:
         """Hand every pending count to the sink; raises the sink's error after putting unsent counts back."""
         with self._flush_lock:
             with self._lock:
                 batch, self._pending = self._pending, {}
-            for index, (variant, counts) in enumerate(batch.items()):
+            for index, (item, counts) in enumerate(batch.items()):
                 try:
-                    self._sink(variant, counts)
+                    self._sink(item, counts)
                 except Exception:
                     self._merge_back(list(batch.items())[index:])
                     raise
@@ -169,8 +218,8 @@ class StatsRecorder:
 
     def _merge_back(self, items: Iterable[tuple[str, dict[str, int]]]) -> None:
         with self._lock:
-            for variant, counts in items:
-                target = self._pending.setdefault(variant, {})
+            for item, counts in items:
+                target = self._pending.setdefault(item, {})
                 for name, value in counts.items():
                     target[name] = target.get(name, 0) + value
 
@@ -255,9 +304,17 @@ class AbStore:
         return stored
 
     # counters
-    def record_prediction(self, variant: str, *, rows: int = 1, latency_ms: float = 0.0, error: bool = False) -> None:
+    def record_prediction(
+        self,
+        variant: str,
+        *,
+        rows: int = 1,
+        latency_ms: float = 0.0,
+        error: bool = False,
+        version: str | None = None,
+    ) -> None:
         """Count a request in memory (no DynamoDB call): same as `self.recorder.record`."""
-        self.recorder.record(variant, rows=rows, latency_ms=latency_ms, error=error)
+        self.recorder.record(variant, rows=rows, latency_ms=latency_ms, error=error, version=version)
 
     def flush(self) -> None:
         """Send the counts recorded in this process to DynamoDB now."""
@@ -270,24 +327,36 @@ class AbStore:
     def record_feedback(
         self, prediction_id: object, label: object, *, classes_of: ClassesOf | None = None
     ) -> dict[str, Any]:
-        """Count the true `label` of a prediction in its variant's confusion counts, once per prediction id.
+        """Count the true `label` of a prediction, once per prediction id: in its variant's and its version's
+        confusion counts and, when the id carries a shadow prediction, in the shadow version's counts and as a
+        pair of its experiment.
 
         InvalidRequestError for a malformed or forged id (field "prediction_id") or a bad label (field
-        "label"), a label outside `classes_of(version)` included when that is known; DuplicateFeedbackError
-        when the id already has a label. Returns {"prediction_id", "variant", "model_version", "predicted",
-        "label", "correct"}.
+        "label"), a label outside `classes_of(version)` of either model included when that is known;
+        DuplicateFeedbackError when the id already has a label. Returns {"prediction_id", "variant",
+        "model_version", "predicted", "label", "correct"}, and "shadow": {"variant", "model_version",
+        "predicted", "correct"} for an id with a shadow.
         """
         labelled = self._verified(0, prediction_id, label, classes_of, {}, time.time())
         if self._write_labels([labelled]):
             raise DuplicateFeedbackError(f"feedback for prediction {prediction_id} was already recorded")
-        return {
+        signed = labelled.signed
+        result = {
             "prediction_id": prediction_id,
-            "variant": labelled.variant,
-            "model_version": labelled.version,
-            "predicted": labelled.predicted,
+            "variant": signed.variant,
+            "model_version": signed.version,
+            "predicted": signed.label,
             "label": label,
             "correct": labelled.correct,
         }
+        if signed.shadow_version is not None:
+            result["shadow"] = {
+                "variant": signed.shadow_variant,
+                "model_version": signed.shadow_version,
+                "predicted": signed.shadow_label,
+                "correct": labelled.shadow_correct,
+            }
+        return result
 
     def record_feedback_batch(
         self, items: Sequence[tuple[object, object]], *, classes_of: ClassesOf | None = None
@@ -317,30 +386,50 @@ class AbStore:
             seen.add(labelled.prediction_id)
             pending.append(labelled)
         duplicates: set[int] = set()
-        for start in range(0, len(pending), _MARKERS_PER_TRANSACTION):
-            duplicates |= self._write_labels(pending[start : start + _MARKERS_PER_TRANSACTION])
+        for chunk in _chunks(pending):
+            duplicates |= self._write_labels(chunk)
         for labelled in pending:
             status = DUPLICATE if labelled.index in duplicates else RECORDED
             results[labelled.index] = _outcome(labelled.prediction_id, status)
         return results
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, experiment: tuple[str, str] | None = None) -> dict[str, Any]:
         """Flushes this process's counts, then returns {"production_share", "reset_at", "reset_by",
         "variants": {variant: {"requests", "rows", "errors", "latency_ms": {"p50", "p95", "p99"},
-        "labelled", "accuracy", "f1_macro", "confusion": {"labels", "matrix"}}}} for both variants. Percentiles
-        come from the histogram (see histogram_percentile), metrics from the confusion counts; both are None
-        when there is nothing to compute them from."""
+        "labelled", "accuracy", "f1_macro", "confusion": {"labels", "matrix"}}}, "by_version": {version:
+        version_stats(...)}, "experiments": [experiment_stats(...)]} with both variants, every version and every
+        experiment counted since the last reset, oldest versions first. Percentiles come from the histogram
+        (see histogram_percentile), metrics from the confusion counts; both are None when there is nothing to
+        compute them from. `experiment` (production_version, staging_version) keeps that one experiment in
+        "experiments", with zero counts when it has none."""
         self.flush()
-        items = {variant: {} for variant in VARIANTS}
+        variants: dict[str, dict[str, int]] = {variant: {} for variant in VARIANTS}
+        versions: dict[str, dict[str, int]] = {}
+        pairs: dict[tuple[str, str], dict[str, int]] = {}
         for item in self._query(_STATS):
-            if item["sk"]["S"] in items:
-                items[item["sk"]["S"]] = item
+            key = item["sk"]["S"]
+            if key in variants:
+                variants[key] = _numbers(item)
+            elif key.startswith(_VERSION_ITEM):
+                versions[key[len(_VERSION_ITEM) :]] = _numbers(item)
+            elif key.startswith(_PAIR_ITEM):
+                production_version, _, staging_version = key[len(_PAIR_ITEM) :].partition("#")
+                pairs[(production_version, staging_version)] = _numbers(item)
+        if experiment is not None:
+            pairs = {experiment: pairs.get(experiment, {})}
         reset = self._get(_CONFIG, "stats_reset") or {}
         return {
             "production_share": self.get_traffic(),
             "reset_at": reset.get("reset_at", {}).get("S"),
             "reset_by": reset.get("reset_by", {}).get("S"),
-            "variants": {variant: variant_stats(_numbers(item)) for variant, item in items.items()},
+            "variants": {variant: variant_stats(counters) for variant, counters in variants.items()},
+            "by_version": {
+                version: version_stats(versions[version]) for version in sorted(versions, key=_version_order)
+            },
+            "experiments": [
+                experiment_stats(*key, pairs[key])
+                for key in sorted(pairs, key=lambda pair: tuple(map(_version_order, pair)))
+            ],
         }
 
     def reset(self, actor: str) -> dict[str, Any]:
@@ -373,35 +462,36 @@ class AbStore:
         now: float,
     ) -> _Label:
         """The label ready to write, or InvalidRequestError naming "prediction_id" or "label"."""
-        variant, version, predicted = parse_prediction_id(prediction_id, self._secret)
-        true_key, predicted_key = _label_key(label, "label"), _label_key(predicted, "prediction_id")
+        signed = parse_signed_prediction(prediction_id, self._secret)
+        true_key, predicted_key = _label_key(label, "label"), _label_key(signed.label, "prediction_id")
+        shadow_key = None if signed.shadow_version is None else _label_key(signed.shadow_label, "prediction_id")
         if classes_of is not None:
-            if version not in class_keys:
-                classes = classes_of(version)
-                class_keys[version] = None if classes is None else frozenset(map(_class_key, classes))
-            keys = class_keys[version]
-            if keys is not None and true_key not in keys:
-                raise InvalidRequestError(
-                    f"label {echo(label)} is not a class of the model v{version}: its classes are {echo(sorted(keys))}",
-                    field="label",
-                )
-        prediction_id = str(prediction_id)  # parse_prediction_id accepted a string
+            # The label must be a class of every model that predicted the row, the shadow included: a label
+            # one of them cannot have would count against it on a class it never saw.
+            for version in (signed.version, signed.shadow_version):
+                if version is not None:
+                    _check_class(label, true_key, version, classes_of, class_keys)
+        prediction_id = str(prediction_id)  # parse_signed_prediction accepted a string
         marker = {
             "pk": {"S": f"feedback#{prediction_id}"},
             "sk": {"S": "feedback"},
-            "variant": {"S": variant},
-            "model_version": {"S": version},
+            "variant": {"S": signed.variant},
+            "model_version": {"S": signed.version},
             "predicted": {"S": predicted_key},
             "label": {"S": true_key},
             "recorded_at": {"S": _iso(now)},
             "expires_at": {"N": str(int(now) + FEEDBACK_TTL_DAYS * 86400)},
         }
-        cell = _confusion_attribute(true_key, predicted_key)
-        return _Label(index, prediction_id, variant, version, predicted, true_key == predicted_key, marker, cell)
+        if shadow_key is not None:
+            marker["shadow_version"] = {"S": str(signed.shadow_version)}
+            marker["shadow_predicted"] = {"S": shadow_key}
+        counts = _label_counts(signed, true_key, predicted_key, shadow_key)
+        shadow_correct = None if shadow_key is None else shadow_key == true_key
+        return _Label(index, prediction_id, signed, true_key == predicted_key, shadow_correct, marker, counts)
 
     def _write_labels(self, chunk: list[_Label]) -> set[int]:
-        """Write the markers and counts of at most _MARKERS_PER_TRANSACTION labels; the indices of the labels
-        whose id already had a marker (duplicates, neither marked nor counted again)."""
+        """Write the markers and counts of one chunk of labels (see _chunks); the indices of the labels whose id
+        already had a marker (duplicates, neither marked nor counted again)."""
         duplicates: set[int] = set()
         conflicts = 0
         while chunk:
@@ -416,8 +506,9 @@ class AbStore:
                     duplicates.update(chunk[i].index for i in taken)
                     chunk = [labelled for i, labelled in enumerate(chunk) if i not in taken]
                     continue  # the rest again, with the counts summed anew
-                # Concurrent feedback for one variant touches the same counter item; DynamoDB cancels the
-                # losers with TransactionConflict, and the SDK does not retry cancelled transactions.
+                # Concurrent feedback for one variant (or version, or experiment) touches the same counter
+                # item; DynamoDB cancels the losers with TransactionConflict, and the SDK does not retry
+                # cancelled transactions. Labels touch few items, so a few attempts with backoff settle it.
                 conflicts += 1
                 if "TransactionConflict" not in reasons or conflicts == _TRANSACTION_ATTEMPTS:
                     raise
@@ -425,11 +516,13 @@ class AbStore:
         return duplicates
 
     def _label_actions(self, chunk: list[_Label]) -> list[dict[str, Any]]:
-        """One conditional Put per marker, then one ADD per variant's counter item with the chunk's counts."""
+        """One conditional Put per marker, then one ADD per counter item with the chunk's summed counts."""
         counts: dict[str, dict[str, int]] = {}
         for labelled in chunk:
-            cells = counts.setdefault(labelled.variant, {})
-            cells[labelled.cell] = cells.get(labelled.cell, 0) + 1
+            for item, delta in labelled.counts.items():
+                cells = counts.setdefault(item, {})
+                for name, value in delta.items():
+                    cells[name] = cells.get(name, 0) + value
         marker_puts = [
             {
                 "Put": {
@@ -440,17 +533,17 @@ class AbStore:
             }
             for labelled in chunk
         ]
-        return marker_puts + [{"Update": self._add_update(variant, cells)} for variant, cells in counts.items()]
+        return marker_puts + [{"Update": self._add_update(item, cells)} for item, cells in counts.items()]
 
-    def _add_counts(self, variant: str, counts: dict[str, int]) -> None:
-        self.client.update_item(**self._add_update(variant, counts))
+    def _add_counts(self, item: str, counts: dict[str, int]) -> None:
+        self.client.update_item(**self._add_update(item, counts))
 
-    def _add_update(self, variant: str, counts: dict[str, int]) -> dict[str, Any]:
+    def _add_update(self, item: str, counts: dict[str, int]) -> dict[str, Any]:
         names = {f"#a{i}": name for i, name in enumerate(counts)}
         values = {f":a{i}": {"N": str(value)} for i, value in enumerate(counts.values())}
         return {
             "TableName": self.table_name,
-            "Key": {"pk": {"S": _STATS}, "sk": {"S": variant}},
+            "Key": {"pk": {"S": _STATS}, "sk": {"S": item}},
             "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(counts))),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
@@ -480,16 +573,75 @@ class AbStore:
 
 @dataclass(frozen=True)
 class _Label:
-    """A verified label of one prediction, ready to write: its marker item and its confusion cell."""
+    """A verified label of one prediction, ready to write: its marker item and what it adds to each counter."""
 
     index: int  # its place in the batch
     prediction_id: str
-    variant: str
-    version: str
-    predicted: Label
+    signed: SignedPrediction
     correct: bool
+    shadow_correct: bool | None  # None: no shadow scored the row
     marker: dict[str, Any]
-    cell: str
+    counts: dict[str, dict[str, int]]  # counter item -> {attribute: delta}
+
+
+def _label_counts(
+    signed: SignedPrediction, true_key: str, predicted_key: str, shadow_key: str | None
+) -> dict[str, dict[str, int]]:
+    """What one label adds to each counter item: the confusion cell of its variant and version, and with a
+    shadow the shadow version's labelled/correct and the experiment's pair."""
+    cell = {_confusion_attribute(true_key, predicted_key): 1}
+    counts = {signed.variant: dict(cell), version_item(signed.version): dict(cell)}
+    if shadow_key is None or signed.shadow_version is None:
+        return counts
+    shadow_correct = shadow_key == true_key
+    shadow = counts.setdefault(version_item(signed.shadow_version), {})  # the same version may serve both aliases
+    shadow["shadow_labelled"] = 1
+    if shadow_correct:
+        shadow["shadow_correct"] = 1
+    correct = true_key == predicted_key
+    if signed.variant == PRODUCTION:
+        production_version, staging_version = signed.version, signed.shadow_version
+        outcome = pair_outcome(correct, shadow_correct)
+    else:
+        production_version, staging_version = signed.shadow_version, signed.version
+        outcome = pair_outcome(shadow_correct, correct)
+    counts[pair_item(production_version, staging_version)] = {"pairs": 1, outcome: 1}
+    return counts
+
+
+def _chunks(labels: list[_Label]) -> Iterator[list[_Label]]:
+    """The labels in order, in chunks whose markers plus distinct counter items fit in one transaction."""
+    chunk: list[_Label] = []
+    items: set[str] = set()
+    for labelled in labels:
+        grown = items | labelled.counts.keys()
+        if chunk and len(chunk) + 1 + len(grown) > MAX_TRANSACTION_ACTIONS:
+            yield chunk
+            chunk, grown = [], set(labelled.counts)
+        chunk.append(labelled)
+        items = grown
+    if chunk:
+        yield chunk
+
+
+def _check_class(
+    label: object,
+    true_key: str,
+    version: str,
+    classes_of: ClassesOf,
+    class_keys: dict[str, frozenset[str] | None],
+) -> None:
+    """InvalidRequestError(field="label") when model `version` is known here and `label` is not one of its
+    classes; `class_keys` remembers each version's classes for the rest of the batch."""
+    if version not in class_keys:
+        classes = classes_of(version)
+        class_keys[version] = None if classes is None else frozenset(map(_class_key, classes))
+    keys = class_keys[version]
+    if keys is not None and true_key not in keys:
+        raise InvalidRequestError(
+            f"label {echo(label)} is not a class of the model v{version}: its classes are {echo(sorted(keys))}",
+            field="label",
+        )
 
 
 def _outcome(prediction_id: object, status: str, error: str | None = None) -> dict[str, Any]:
@@ -528,6 +680,32 @@ def variant_stats(counters: dict[str, int], edges: tuple[float, ...] = LATENCY_E
         "f1_macro": None if metrics is None else metrics["f1_macro"],
         "confusion": {"labels": labels, "matrix": matrix.tolist()},
     }
+
+
+def version_stats(counters: dict[str, int], edges: tuple[float, ...] = LATENCY_EDGES_MS) -> dict[str, Any]:
+    """One model version's statistics (pure): variant_stats of the requests it served, whatever alias it had,
+    plus "correct" (labelled predictions it served that were right) and "shadow": {"requests", "rows",
+    "errors", "labelled", "correct"} of what it scored in shadow behind the other variant."""
+    served = variant_stats(counters, edges)
+    matrix = served["confusion"]["matrix"]
+    served["correct"] = sum(matrix[i][i] for i in range(len(matrix)))
+    served["shadow"] = {name: counters.get(f"shadow_{name}", 0) for name in _SHADOW_COUNTERS}
+    return served
+
+
+def experiment_stats(production_version: str, staging_version: str, counters: dict[str, int]) -> dict[str, Any]:
+    """One experiment's paired counts (pure): {"production_version", "staging_version", "pairs", *PAIR_OUTCOMES}."""
+    return {
+        "production_version": production_version,
+        "staging_version": staging_version,
+        "pairs": counters.get("pairs", 0),
+        **{outcome: counters.get(outcome, 0) for outcome in PAIR_OUTCOMES},
+    }
+
+
+def _version_order(version: str) -> tuple[int, str]:
+    # Registry versions are numbers: "10" after "9".
+    return (int(version), version) if version.isdigit() else (2**63, version)
 
 
 def _numbers(item: dict[str, Any]) -> dict[str, int]:
