@@ -31,8 +31,9 @@ def test_demo_shows_a_first_promotion_a_quiet_day_and_a_judged_candidate(tmp_pat
     runs = out.split("== run ")[1:]
     assert "Promoted v1 to Production" in runs[0]
     assert "No drift" in runs[1] and "TrainModel" not in runs[1]
-    assert "Bootstrap ΔF1" in runs[2] and "A/B via API" in runs[2]
-    assert re.search(r"Promoted v2 to Production|Production untouched", runs[2])
+    assert "Offline test" in runs[2] and "minimum detectable effect" in runs[2] and "α spent" in runs[2]
+    assert "Online via API" in runs[2] and "paired on" in runs[2]
+    assert re.search(r"Promoted v2 to Production|Production untouched|waits in Staging", runs[2])
     # Progress is shown state by state with timings, and every run links its reports.
     assert re.search(r"✓ CheckDataDrift\s+\d+\.\d s", out)
     assert out.count("report (HTML): http://127.0.0.1:") == 3

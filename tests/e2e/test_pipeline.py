@@ -119,17 +119,24 @@ def test_drifted_day_goes_through_both_gates(iris: Stack, first_run: dict[str, A
     arn = start(iris, {"batch_key": batch}, "e2e-gates")
     assert iris.wait_execution(arn)["status"] == "SUCCEEDED"
     report = iris.report("e2e-gates")
-    assert report["status"] in ("promoted", "blocked")
-    test = report["statistical_test"]
-    assert test["n_resamples"] == 1000 and test["ci_low"] <= test["mean_delta"] <= test["ci_high"]
+    assert report["status"] in ("promoted", "blocked", "pending")
+    test = report["offline_test"]
+    assert test["n_resamples"] >= 2000 and test["interval"]["low"] <= test["interval"]["high"]
+    assert test["verdict"] == report["evaluation"]["reason"] and test["decided_by"]
+    assert test["alpha_t"] < test["alpha"] == 0.05 and report["evaluation"]["rows"]["test_number"] >= 1
     ab = report["ab_testing_api"]
-    assert sum(ab["requests"].values()) == report["training"]["holdout_rows"] - ab["errors"]["unrouted"]
+    assert ab["mode"] == "new_candidate"
+    assert sum(ab["requests"].values()) == report["training"]["online_rows"] - ab["errors"]["unrouted"]
+    # shadow mode: every labelled request both models answered is a pair, whichever variant served it
+    assert ab["evidence"]["pairs"] >= sum(ab["requests"].values()) - sum(ab["errors"].values())
     model = report["training"]["model_name"]
     if report["status"] == "promoted":
-        assert test["significant"] and ab["passed"]
+        assert test["verdict"] == "significant_improvement" and ab["reason"] == "non_inferior"
         assert production_version(iris, model) == report["training"]["model_version"]
-    else:
-        assert production_version(iris, model) == first_run["report"]["promotion"]["new_version"]
+        return
+    assert production_version(iris, model) == first_run["report"]["promotion"]["new_version"]
+    if report["status"] == "pending":
+        return  # a waiting candidate is reviewed by the next run instead of training again
 
     # The same execution input again registers no second version.
     versions = len(registry(iris).search_model_versions(f"name = '{model}'"))

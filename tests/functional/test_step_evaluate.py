@@ -100,6 +100,16 @@ def test_every_test_is_numbered_in_the_ledger_and_later_runs_pool_earlier_held_o
     assert entries[1]["pooled_keys"] == [first["training"]["holdout_key"]]
 
 
+def test_a_batch_run_again_is_not_pooled_with_itself(deps) -> None:
+    first = trained(deps, "run-1")
+    candidate(deps, first, wrong_every=4)
+    production(deps, first, wrong_every=4)
+    evaluate.run(first, deps)
+    again = {**first, "run_id": "run-1-again"}
+    out = evaluate.run(again, deps)
+    assert out["rows"]["test_number"] == 2 and out["rows"]["pooled"] == 0
+
+
 def test_a_retried_step_returns_its_recorded_decision_and_spends_nothing_more(deps) -> None:
     state = trained(deps)
     candidate(deps, state)
@@ -150,6 +160,7 @@ def _entry(run_id: str, *, t: int) -> dict[str, Any]:
         "alpha_t": 0.0,
         "rejected": False,
         "verdict": policy.NOT_SIGNIFICANT,
+        "batch_key": "datasets/iris/current/other.parquet",
         "holdout_key": "splits/other/holdout.parquet",
         "own_rows": 0,
         "pooled_keys": [],

@@ -31,6 +31,7 @@ class LedgerEntry(TypedDict):
     alpha_t: float
     rejected: bool
     verdict: str
+    batch_key: str  # the batch the held-out rows came from: a batch is pooled once, however often it ran
     holdout_key: str  # this run's own held-out rows: what later runs may pool
     own_rows: int
     pooled_keys: list[str]  # earlier runs' held-out rows this test also used
@@ -72,14 +73,20 @@ class Ledger:
         return next((entry for entry in entries if entry["run_id"] == run_id), None)
 
     @staticmethod
-    def poolable(entries: list[LedgerEntry], production_version: str) -> list[str]:
+    def poolable(entries: list[LedgerEntry], production_version: str, batch_key: str) -> list[str]:
         """Held-out keys of the tests since Production was itself a tested candidate (all tests when it never
-        was: a first model, or one promoted by hand), newest first. None of these rows trained either model."""
+        was: a first model, or one promoted by hand), newest first, one per batch and none of `batch_key`
+        (a batch run again splits into the same rows). None of these rows trained either model."""
         since = 0
         for entry in entries:
             if entry["staging_version"] == production_version:
                 since = entry["t"]
-        return [entry["holdout_key"] for entry in reversed(entries) if entry["t"] > since]
+        keys, seen = [], {batch_key}
+        for entry in reversed(entries):
+            if entry["t"] > since and entry["batch_key"] not in seen:
+                seen.add(entry["batch_key"])
+                keys.append(entry["holdout_key"])
+        return keys
 
     def record(self, entry: LedgerEntry) -> bool:
         """Take slot entry["t"]; False when another run took it first."""

@@ -79,7 +79,8 @@ def _test(
 ) -> LedgerEntry:
     ctx, settings = run_context(state, deps), deps.settings
     training = training_output(state, deps)
-    pooled_keys = ledger.poolable(entries, str(production.version))
+    batch_key = state["drift"]["batch_key"]
+    pooled_keys = ledger.poolable(entries, str(production.version), batch_key)
     features, labels, used = load_holdouts(
         deps.data, [training["holdout_key"], *pooled_keys], ctx.config.target, max_rows=settings.pool_max_rows
     )
@@ -104,6 +105,7 @@ def _test(
         alpha_t=decision["alpha_t"],
         rejected=decision["rejected"],
         verdict=decision["verdict"],
+        batch_key=batch_key,
         holdout_key=training["holdout_key"],
         own_rows=own_rows,
         pooled_keys=[key for key, _ in used[1:]],
