@@ -1,5 +1,5 @@
 """Statistics of the pipeline: scikit-learn-equal metrics, the paired bootstrap of ΔF1-macro with BCa bounds,
-the exact sign-flip test, per-class guardrails and the planned sample size."""
+the exact sign-flip test, per-class guardrails, the planned sample size and the online sequential test."""
 
 from mlops_core.stats.bca import Bca, jackknife_se
 from mlops_core.stats.bootstrap import (
@@ -23,6 +23,7 @@ from mlops_core.stats.planning import (
     plan_sample_size,
     required_sample_size,
 )
+from mlops_core.stats.sequential import SequentialResult, paired_sequential_test
 from mlops_core.stats.sign_flip import SignFlipResult, sign_flip_test
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "JointCounts",
     "PairedBootstrap",
     "SamplePlan",
+    "SequentialResult",
     "SignFlipResult",
     "bootstrap_statistics",
     "class_guardrails",
@@ -47,6 +49,7 @@ __all__ = [
     "observed_statistics",
     "paired_bootstrap_f1",
     "paired_bootstrap_f1_rows",
+    "paired_sequential_test",
     "plan_sample_size",
     "required_sample_size",
     "sign_flip_test",
