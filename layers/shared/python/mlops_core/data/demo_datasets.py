@@ -8,12 +8,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
-from mlops_core import layout
 from mlops_core.data.config import DatasetConfig, Format
-from mlops_core.data.io import extension, frame_from_bytes, frame_to_bytes, put_once
+from mlops_core.data.publish import baseline_key, publish_dataset
 from mlops_core.exceptions import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -23,10 +21,6 @@ if TYPE_CHECKING:
 
 DEMO_DATASETS = ("iris", "penguins", "synthetic")
 SYNTHETIC_ROWS = 60_000
-
-
-def baseline_key(dataset: str, fmt: Format) -> str:
-    return f"datasets/{dataset}/baseline{extension(fmt)}"
 
 
 def iris() -> pd.DataFrame:
@@ -98,30 +92,8 @@ def build(name: str, fmt: Format = "parquet") -> tuple[pd.DataFrame, DatasetConf
 
 
 def seed_dataset(store: ObjectStore, name: str, *, fmt: Format = "parquet") -> DatasetConfig:
-    """Upload a demo dataset's baseline and dataset.json. Seeding again is a no-op when both already hold the
-    same content; ObjectExistsError when either holds something else (nothing is overwritten)."""
+    """Upload a demo dataset's baseline and dataset.json, as `publish_dataset` does any dataset: seeding again
+    is a no-op when both already hold the same content; ObjectExistsError when either holds something else."""
     df, config = build(name, fmt)
-    categorical = config.categorical or []
-
-    def same_frame(existing: bytes) -> bool:
-        try:
-            stored = frame_from_bytes(existing, fmt, categorical=categorical)
-        except Exception:  # an unreadable object is simply not the same baseline
-            return False
-        return stored.equals(frame_from_bytes(frame_to_bytes(df, fmt), fmt, categorical=categorical))
-
-    def same_config(existing: bytes) -> bool:
-        try:
-            return json.loads(existing) == config.to_dict()
-        except ValueError:
-            return False
-
-    put_once(store, config.baseline_key, frame_to_bytes(df, fmt), same=same_frame)
-    put_once(
-        store,
-        layout.dataset_config_key(name),
-        config.to_json().encode("utf-8"),
-        same=same_config,
-        content_type="application/json",
-    )
+    publish_dataset(store, df, config)
     return config
