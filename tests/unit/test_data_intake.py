@@ -254,6 +254,16 @@ def test_a_batch_label_the_baseline_never_had(dataset) -> None:
     assert allowed.new_labels == ["d", "e"]
 
 
+def test_a_batch_with_no_label_of_the_baseline_is_refused_even_when_new_labels_are_allowed(dataset) -> None:
+    batch = BASELINE.assign(kind=["A", "B", "A", "B", "C", "A"])
+    message = (
+        "day.csv: none of the target 'kind' labels is one the baseline had: got 'A', 'B', 'C', the baseline's "
+        "are 'a', 'b', 'c': spell the labels as the baseline does"
+    )
+    assert _refused(_batch, dataset, batch) == message
+    assert _refused(_batch, dataset, batch, allow_new_labels=True) == message
+
+
 def test_a_batch_without_the_target_or_a_feature(dataset) -> None:
     assert _refused(_batch, dataset, BASELINE.drop(columns="kind")) == (
         "day.csv: no column 'kind', the target of dataset 'shop' (its columns are 'size', 'colour', 'code'): add "

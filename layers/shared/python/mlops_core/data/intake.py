@@ -157,15 +157,22 @@ def prepare_batch(
         )
     known = classes(baseline[config.target])
     labels = classes(df[config.target])
-    unseen = [label for label in labels if label not in set(known)]
+    if labels and not set(labels) & set(known):
+        # The pipeline refuses this whatever the flags: it is another spelling of the classes, not drift.
+        raise DataValidationError(
+            f"{source}: none of the target {config.target!r} labels is one the baseline had: got {_names(labels)}, "
+            f"the baseline's are {_names(known)}: spell the labels as the baseline does"
+        )
+    frame = df[[c for c in columns if c in expected]]
+    # The pipeline's own check decides which labels are new (it may compare them more leniently than text).
+    report = validate_batch(frame, config, reference, reference_labels=known, source=source)
+    unseen = list(report.unseen_labels)
     if unseen and not allow_new_labels:
         raise DataValidationError(
             f"{source}: the target {config.target!r} has {'a label' if len(unseen) == 1 else 'labels'} the "
             f"baseline never had: {_names(unseen)} (the baseline's: {_names(known)}): correct "
             f"{_it(unseen)}, or pass --allow-new-labels if the class is new on purpose"
         )
-    frame = df[[c for c in columns if c in expected]]
-    validate_batch(frame, config, reference, reference_labels=known, source=source)
     dropped = [c for c in columns if c not in expected]
     return Intake(frame=frame, labels=labels, dropped=dropped, new_labels=unseen)
 
