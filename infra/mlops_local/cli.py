@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from mlops_core.data import DEMO_DATASETS
 from mlops_core.exceptions import MlopsError
 
-from mlops_local import environment, services
+from mlops_local import dataset_commands, dataset_records, environment, services
 from mlops_local.exceptions import StackNotUpError, ToolError, error_line
 from mlops_local.services import DEFAULT_DATASET, DEFAULT_STACK, TEMPLATE, Ports, StackState
 
@@ -216,8 +216,21 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if not state_dir.exists():
         _say(f"nothing to reset in {state_dir}")
         return 0
-    shutil.rmtree(state_dir)
+    # The datasets `mlops dataset add` recorded are what the user brought, not the stack's state: they stay,
+    # so `mlops seed` can upload them to the new stack.
+    added = dataset_records.names(state_dir)
+    for entry in state_dir.iterdir():
+        if added and entry.name == dataset_records.RECORDS_DIR:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    if not added:
+        state_dir.rmdir()
     _say(f"wiped {state_dir}: the next `mlops up` starts an empty stack")
+    if added:
+        _say(f"kept the datasets added here ({', '.join(added)}): `mlops seed` uploads them to the new stack")
     return 0
 
 
@@ -513,12 +526,11 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from mlops_core.data import seed_dataset
+    return dataset_commands.cmd_seed(args, _stack_for(args))
 
-    state = _stack_for(args)
-    config = seed_dataset(_data_store(state), args.dataset or state.dataset)
-    _say(f"dataset {config.name}: baseline at s3://{state.outputs['DataBucketName']}/{config.baseline_key}")
-    return 0
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    return dataset_commands.run(args, lambda: _stack_for(args))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -545,10 +557,7 @@ def _simulate(state: Stack, *, dataset: str, strength: float, seed: int | None, 
 
 
 def _data_store(state: Stack) -> Any:
-    from mlops_core.adapters import S3ObjectStore
-
-    _, s3, _ = _clients(state)
-    return S3ObjectStore(s3, state.outputs["DataBucketName"])
+    return dataset_commands.data_store(state)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -684,8 +693,8 @@ def _parser() -> argparse.ArgumentParser:
     add("dev-api", cmd_dev_api, "serve the app under `chalice local` on MLOPS_API_PORT, for developing the app")
     env = add("env", cmd_env, "print shell exports for aws, awslocal and curl")
 
-    seed = add("seed", cmd_seed, "upload a demo dataset's baseline and config")
-    seed.add_argument("--dataset", default=None, choices=list(DEMO_DATASETS), help="default: the stack's")
+    seed = add("seed", cmd_seed, "upload the stack's dataset and those `dataset add` recorded (baseline, config)")
+    seed.add_argument("--dataset", default=None, help=f"only this one: {', '.join(DEMO_DATASETS)} or one added here")
     simulate = add("simulate", cmd_simulate, "write a new (drifted) batch under current/")
     simulate.add_argument("--dataset", default=None, help="default: the stack's")
     simulate.add_argument("--strength", type=float, default=1.0, help="0 = no drift")
@@ -698,6 +707,9 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="the stack to work on (default: the embedded stack if one is recorded, else the one deploy recorded)",
         )
+
+    dataset = add("dataset", cmd_dataset, "your own data: `dataset add`, `dataset batch`, `dataset list`")
+    dataset_commands.add_arguments(dataset, TARGETS)
 
     demo = add("demo", cmd_demo, "up, seed, three runs with summaries, down")
     demo.add_argument("--dataset", default=None)
