@@ -54,7 +54,8 @@ def run(state: dict[str, Any], deps: Deps) -> AbTestOutput:
 
     evidence = None
     if production_version is not None:
-        counts = deps.api.paired_evidence(str(production_version), staging_version)
+        # DynamoDB hands counters back as Decimal: the test takes integers.
+        counts = {k: int(v) for k, v in deps.api.paired_evidence(str(production_version), staging_version).items()}
         test = paired_sequential_test(
             counts["staging_only"],
             counts["production_only"],
