@@ -13,15 +13,17 @@ from mlops_core.contracts import (
     AbTestOutput,
     DriftOutput,
     EvaluationOutput,
+    PendingOutput,
     PromotionOutput,
-    StatisticalTest,
     TrainingOutput,
 )
+from mlops_core.decision import OfflineDecisionDict
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 STATE_KEYS = ("run_id", "execution_arn", "started_at", "input")
 BEFORE_PROMOTION = {
     "drift": DriftOutput,
+    "pending": PendingOutput,
     "training": TrainingOutput,
     "evaluation": EvaluationOutput,
     "ab_test": AbTestOutput,
@@ -32,16 +34,24 @@ BEFORE_PROMOTION = {
     ("name", "sections"),
     [
         ("step_input_check_data_drift", {}),
-        ("step_input_train_model", {"drift": DriftOutput}),
-        ("step_input_evaluate_candidate", {"drift": DriftOutput, "training": TrainingOutput}),
+        ("step_input_train_model", {"drift": DriftOutput, "pending": PendingOutput}),
+        (
+            "step_input_evaluate_candidate",
+            {"drift": DriftOutput, "pending": PendingOutput, "training": TrainingOutput},
+        ),
         (
             "step_input_run_ab_test",
-            {"drift": DriftOutput, "training": TrainingOutput, "evaluation": EvaluationOutput},
+            {
+                "drift": DriftOutput,
+                "pending": PendingOutput,
+                "training": TrainingOutput,
+                "evaluation": EvaluationOutput,
+            },
         ),
         ("step_input_promote_if_better", BEFORE_PROMOTION),
         ("step_input_generate_report", {**BEFORE_PROMOTION, "promotion": PromotionOutput}),
         ("step_input_generate_report_failed", {}),
-        ("report_state_no_drift", {"drift": DriftOutput}),
+        ("report_state_no_drift", {"drift": DriftOutput, "pending": PendingOutput}),
         ("report_state_promoted", {**BEFORE_PROMOTION, "promotion": PromotionOutput}),
         ("report_state_failed", {}),
     ],
@@ -53,7 +63,7 @@ def test_sample_events_follow_the_contracts(name: str, sections: dict[str, Any])
     assert layout.is_safe_id(event["run_id"]) and event["execution_arn"].endswith(f":{event['run_id']}")
     for key, contract in sections.items():
         assert set(event[key]) == set(contract.__annotations__), key
-    if "evaluation" in sections and event["evaluation"]["statistical_test"] is not None:
-        assert set(event["evaluation"]["statistical_test"]) == set(StatisticalTest.__annotations__)
+    if "evaluation" in sections and event["evaluation"]["decision"] is not None:
+        assert set(event["evaluation"]["decision"]) == set(OfflineDecisionDict.__annotations__)
     if "drift" in sections:
         assert set(event["drift"]["column_kinds"]) == set(event["drift"]["columns"])
