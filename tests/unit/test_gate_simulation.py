@@ -97,3 +97,42 @@ def test_the_simulated_gain_is_three_points_of_f1():
     y, a, b = simulate(12345, 300_000, ACCURACY_GAIN)
     gain = classification_metrics(y, b)["f1_macro"] - classification_metrics(y, a)["f1_macro"]
     assert gain == pytest.approx(0.03, abs=0.003)
+
+
+def test_as_the_pipeline_runs_it_false_promotions_have_a_wilson_upper_bound_below_alpha():
+    """The pipeline's first test runs at LORD++'s α₁ = α/2 · γ₁ = 0.0125 (decision.ledger), so its size is well
+    below α and the strict reading holds: the upper end of the 95% Wilson interval is at most α."""
+    from mlops_core.decision import lord_plus_plus, telescoping_gamma
+
+    level = lord_plus_plus([], alpha=ALPHA, gamma=telescoping_gamma)
+    promoted = 0
+    for seed in range(SEEDS):
+        y, a, b = simulate(seed, 300, ACCURACY_PRODUCTION)
+        decision = offline_decision(y, a, b, alpha=ALPHA, alpha_t=level, n_resamples=RESAMPLES, seed=seed)
+        promoted += decision.verdict == SIGNIFICANT_IMPROVEMENT
+    low, high = wilson(promoted, SEEDS)
+    print(f"\nnull, n=300, α_t={level:.4f}: {promoted}/{SEEDS} promoted, Wilson 95% [{low:.4f}, {high:.4f}]")
+    assert high <= ALPHA
+
+
+@pytest.mark.slow  # about 20 s: late levels are small, and the bootstrap's resamples grow as 20 / α_t
+def test_over_a_stream_of_daily_tests_the_chance_of_any_false_promotion_stays_below_alpha():
+    """Streams of 4 tests under the global null (no candidate is better), each at the level LORD++ gives it
+    after the earlier outcomes: the share of streams with at least one promotion must have its Wilson upper
+    bound at most α (the rule bounds it by W₀ = α/2)."""
+    from mlops_core.decision import lord_plus_plus, telescoping_gamma
+
+    any_promotion = 0
+    for stream in range(SEEDS):
+        history: list[dict] = []
+        for day in range(4):
+            seed = 100_000 + stream * 10 + day
+            level = lord_plus_plus(history, alpha=ALPHA, gamma=telescoping_gamma)
+            decision = offline_decision(
+                *simulate(seed, 45, ACCURACY_PRODUCTION), alpha=ALPHA, alpha_t=level, n_resamples=RESAMPLES, seed=seed
+            )
+            history.append({"alpha_t": level, "rejected": decision.rejected})
+        any_promotion += any(entry["rejected"] for entry in history)
+    low, high = wilson(any_promotion, SEEDS)
+    print(f"\nstreams of 4 null tests: {any_promotion}/{SEEDS} with a promotion, Wilson 95% [{low:.4f}, {high:.4f}]")
+    assert high <= ALPHA
