@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlops_core import gate_tags
-from mlops_core.exceptions import InvalidRequestError, NotFoundError
-from mlops_core.registry import PromotionRecord
+from mlops_core.exceptions import InvalidRequestError, NotFoundError, ProductionChangedError
+from mlops_core.registry import UNCHECKED, PromotionRecord, Unchecked
 from mlops_core.training import Registration, TrainedModel
 
 from tests.fakes.models import RuleModel
@@ -56,7 +56,7 @@ class FakeModelRegistry:
         self.loaded.append(version)
         return model
 
-    def find_registration(self, idempotency_key: str) -> Registration | None:
+    def find_registration(self, idempotency_key: str, *, owner: str | None = None) -> Registration | None:
         for version, registered in self.versions.items():
             if registered.idempotency_key == idempotency_key and registered.registration is not None:
                 self.aliases["staging"] = version
@@ -95,9 +95,21 @@ class FakeModelRegistry:
         )
         return registration
 
-    def promote(self, version: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> PromotionRecord:
+    def promote(
+        self,
+        version: str,
+        *,
+        actor: str,
+        reason: str,
+        evidence: dict[str, Any],
+        expected_production: str | Unchecked | None = UNCHECKED,
+    ) -> PromotionRecord:
         self._registered(version)
         previous = self.aliases.get("production")
+        if expected_production is not UNCHECKED and previous not in (expected_production, version):
+            raise ProductionChangedError(
+                f"model {self._model_name}: Production is {previous}, not {expected_production}; nothing was promoted"
+            )
         self.aliases["production"] = version
         if self.aliases.get("staging") == version:
             del self.aliases["staging"]

@@ -14,7 +14,15 @@ import pandas as pd
 import pytest
 from mlops_core import gate_tags
 from mlops_core.adapters.mlflow_registry import MlflowModelRegistry
-from mlops_core.exceptions import InvalidRequestError, NoModelError, NotFoundError, RegistryError
+from mlops_core.exceptions import (
+    InvalidRequestError,
+    LeaseLostError,
+    LeaseTimeoutError,
+    NoModelError,
+    NotFoundError,
+    ProductionChangedError,
+    RegistryError,
+)
 from mlops_core.registry import (
     EVENT_TAG_PREFIX,
     PRODUCTION,
@@ -29,6 +37,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
+from tests.fakes.leases import FakeLeases, ManualTime
 from tests.fakes.models import RuleModel, constant
 from tests.fakes.registry import FakeModelRegistry
 from tests.support.registry_models import log_sklearn_model
@@ -606,3 +615,84 @@ def test_tag_value_keeps_short_values_and_cuts_exactly_at_the_limit() -> None:
         cut = gate_tags.tag_value("y" * size)
         kept = cut.index("…")
         assert len(cut) == limit and cut.endswith(f"[truncated {size - kept} chars]")
+
+
+# promotion as a compare-and-set under the model's production lease
+
+
+@pytest.fixture
+def locked(two_versions) -> tuple[ModelRegistry, FakeLeases, ManualTime]:
+    clock = ManualTime()
+    leases = FakeLeases(now=clock)
+    return ModelRegistry(model_name=MODEL, leases=leases, production_waiting=clock.waiting(3)), leases, clock
+
+
+def test_promotion_moves_production_only_if_it_is_still_what_the_decision_saw(locked) -> None:
+    registry, leases, _ = locked
+    first = registry.promote("1", actor="run-1", reason="no_production_model", evidence={}, expected_production=None)
+    assert first.changed and registry.version_for(PRODUCTION).version == "1"
+
+    with pytest.raises(ProductionChangedError) as error:
+        registry.promote("2", actor="run-2", reason="significant_improvement", evidence={}, expected_production=None)
+    assert str(error.value).startswith(f"model {MODEL}: Production is v1, not unset as the decision to promote v2 saw")
+    assert "nothing was promoted" in str(error.value)
+    with pytest.raises(ProductionChangedError, match="Production is v1, not v3"):
+        registry.promote("2", actor="run-2", reason="r", evidence={}, expected_production="3")
+
+    assert registry.version_for(PRODUCTION).version == "1"
+    assert [r.version for r in registry.history()] == ["1"]
+    second = registry.promote("2", actor="run-2", reason="r", evidence={}, expected_production="1")
+    assert (second.version, second.previous_version, second.changed) == ("2", "1", True)
+    assert leases.holder(f"{MODEL}/production") is None  # released after success and after the refusals
+
+
+def test_a_retried_promotion_finds_its_own_move_done_whatever_it_expected(locked) -> None:
+    registry, _, _ = locked
+    registry.promote("1", actor="run-1", reason="r", evidence={}, expected_production=None)
+    again = registry.promote("1", actor="run-1", reason="r", evidence={}, expected_production=None)
+    assert (again.changed, again.version) == (False, "1")
+    assert len(registry.history()) == 1
+
+
+def test_a_move_waits_for_the_lock_and_fails_clearly_when_it_is_not_freed(locked) -> None:
+    registry, leases, clock = locked
+    leases.acquire(f"{MODEL}/production", "arn:execution:other", 60)
+
+    with pytest.raises(LeaseTimeoutError, match=f"{MODEL}/production is held by arn:execution:other until"):
+        registry.promote("1", actor="api", reason="r", evidence={}, expected_production=None)
+    with pytest.raises(LeaseTimeoutError, match="Another promotion or rollback of this model is under way"):
+        registry.rollback(actor="api", reason="r")
+    assert registry.version_for(PRODUCTION) is None
+
+    clock.now += 60  # the other holder crashed: its lease runs out
+    assert registry.promote("1", actor="api", reason="r", evidence={}, expected_production=None).changed
+
+
+def test_rollback_holds_the_lock_too_and_releases_it(locked) -> None:
+    registry, leases, _ = locked
+    registry.promote("1", actor="api", reason="a", evidence={})
+    registry.promote("2", actor="api", reason="b", evidence={})
+    assert registry.rollback(actor="api", reason="bad").version == "1"
+    names = [name for name, _ in leases.acquired]
+    assert names.count(f"{MODEL}/production") == 6  # taken and confirmed by each of the three moves
+    assert leases.holder(f"{MODEL}/production") is None
+
+
+def test_the_lock_lost_during_a_slow_registry_call_moves_nothing(two_versions) -> None:
+    registry, _, _ = two_versions
+    registry.promote("1", actor="api", reason="first", evidence={})
+    clock = ManualTime()
+    leases = FakeLeases(now=clock)
+    slow = BlockingLookups(registry.client, PRODUCTION)
+    slow.armed = True
+    registry = ModelRegistry(slow, MODEL, leases=leases)
+    promoting = Background(lambda: registry.promote("2", actor="a", reason="r", evidence={}, expected_production="1"))
+    assert slow.entered.wait(WAIT_SECONDS)
+    clock.now += 61  # stuck past its lease; another process takes the lock
+    leases.acquire(f"{MODEL}/production", "other", 60)
+    slow.release.set()
+
+    with pytest.raises(LeaseLostError, match=f"the lease on {MODEL}/production held by a#"):
+        promoting.value()
+    assert registry.version_for(PRODUCTION).version == "1"
+    assert leases.holder(f"{MODEL}/production").owner == "other"

@@ -37,3 +37,17 @@ class InvalidRequestError(MlopsError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class ProductionChangedError(MlopsError):
+    """Production is no longer the version a promotion was decided against (another promotion or rollback ran
+    meanwhile), so nothing was promoted."""
+
+
+class LeaseTimeoutError(MlopsError):
+    """Another execution held a registry lease (a registration claim, the production lock) for longer than this
+    one may wait."""
+
+
+class LeaseLostError(MlopsError):
+    """A lease this execution held ran out and another execution took it, so the write it guarded was not made."""

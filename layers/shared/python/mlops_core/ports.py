@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from mlops_core.drift import DriftReportHtml
-    from mlops_core.registry import PromotionRecord
+    from mlops_core.registry import PromotionRecord, Unchecked
     from mlops_core.training import Registration, TrainedModel
 
 
@@ -82,8 +82,10 @@ class ModelRegistry(Protocol):
         """One exact version, whatever the aliases say; NotFoundError for an unknown one."""
         ...
 
-    def find_registration(self, idempotency_key: str) -> Registration | None:
-        """The version registered earlier for this key, with `staging` pointed back at it; else None."""
+    def find_registration(self, idempotency_key: str, *, owner: str | None = None) -> Registration | None:
+        """The version registered for this key, with `staging` pointed back at it; else None, and then the
+        caller holds the key's claim (for `owner`, by default this registry's own) and register() follows.
+        While another execution holds the claim, waits for its version (LeaseTimeoutError past the bound)."""
         ...
 
     def register(
@@ -99,8 +101,18 @@ class ModelRegistry(Protocol):
         """Log `trained` with its evidence, register it as a new version and alias it `staging`."""
         ...
 
-    def promote(self, version: str, *, actor: str, reason: str, evidence: dict[str, Any]) -> PromotionRecord:
-        """Move `production` to `version` in one call and record who, why and on what evidence."""
+    def promote(
+        self,
+        version: str,
+        *,
+        actor: str,
+        reason: str,
+        evidence: dict[str, Any],
+        expected_production: str | Unchecked | None = ...,  # registry.UNCHECKED: nothing expected
+    ) -> PromotionRecord:
+        """Move `production` to `version` in one call and record who, why and on what evidence. Given
+        `expected_production` (the Production version the decision saw, None for none), only while Production
+        is still that, under the model's lock: otherwise ProductionChangedError and nothing moves."""
         ...
 
     def record_evidence(self, version: str, *, metrics: dict[str, float], tags: dict[str, str]) -> None:
@@ -145,9 +157,21 @@ class DriftReporter(Protocol):
         categorical: list[str],
         max_rows: int,
         drift_share: float,
+        reference_rows: int | None = None,
     ) -> DriftReportHtml:
-        """A drift report for people to read; the verdict never comes from it."""
+        """A drift report for people to read; the verdict never comes from it. `reference_rows`: the whole
+        reference's size when `reference` is a sample of it."""
         ...
+
+
+class PairedCounts(TypedDict):
+    """Labelled requests that both models of an experiment scored (the API's shadow mode), by who was right."""
+
+    pairs: int
+    both_correct: int
+    staging_only: int  # only the Staging model was right
+    production_only: int  # only the Production model was right
+    both_wrong: int
 
 
 class PredictionApi(Protocol):
@@ -174,6 +198,12 @@ class PredictionApi(Protocol):
     def feedback_batch(self, items: list[tuple[str, str]]) -> list[str]:
         """Send (prediction id, true label) pairs; per item "recorded", "duplicate", "rejected", or "lost"
         when the API could not be reached for it."""
+        ...
+
+    def paired_evidence(self, production_version: str, staging_version: str) -> PairedCounts:
+        """The pairs the API has counted for this experiment since its statistics were last reset, from every
+        caller's feedback (this run's, earlier runs', live traffic's); zeros when there are none. Raises when
+        the API cannot say."""
         ...
 
 

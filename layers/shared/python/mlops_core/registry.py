@@ -13,12 +13,15 @@ Conventions (MLflow stages are deprecated, so aliases and tags carry everything)
     ("" when there was none) and promotion_evidence (compact JSON).
 - promoting the version that is already Production records nothing and reports `changed=False`, so a retried
   pipeline step is harmless; in both cases `staging` is cleared when it points at that version.
+- a move is a compare-and-set: it holds the model's production lease while it reads Production and moves the
+  alias, and a promotion given `expected_production` moves nothing unless Production is still that version.
 - a rollback undoes promotions like a stack: replaying the history gives the sequence of Production versions,
   and a rollback goes to the one before the current (skipping versions deleted since).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import math
@@ -26,10 +29,12 @@ import numbers
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from mlops_core import gate_tags, settings
 from mlops_core.exceptions import (
@@ -37,9 +42,11 @@ from mlops_core.exceptions import (
     InvalidRequestError,
     NoModelError,
     NotFoundError,
+    ProductionChangedError,
     RegistryError,
 )
 from mlops_core.gate_tags import tag_value
+from mlops_core.leases import LeaseStore, Waiting, held
 from mlops_core.pycaret_env import quiet_pycaret_logging
 from mlops_core.variants import PRODUCTION, STAGING
 
@@ -50,12 +57,25 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
 EVENT_TAG_PREFIX = "promotion_event."
+# A promotion is a few registry calls: a minute covers a slow registry many times over, and a lock left by a
+# crashed process frees itself after it. Waiting longer than the lease lets a caller outlast such a lock.
+PRODUCTION_LEASE_SECONDS = 60.0
+PRODUCTION_WAITING = Waiting(seconds=90.0, poll_seconds=0.5)
 DEFAULT_CACHE_TTL_SECONDS = 5.0
 MAX_EVIDENCE_CHARS = 50_000  # registry tag values allow 100,000; evidence is figures, not data
 
 log = logging.getLogger(__name__)
 _EVENT_TAG = re.compile(re.escape(EVENT_TAG_PREFIX) + r"([0-9]+)$")
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+class Unchecked(enum.Enum):
+    """The type of UNCHECKED: promote() without an expected Production version."""
+
+    UNCHECKED = "unchecked"
+
+
+UNCHECKED: Final = Unchecked.UNCHECKED
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,10 @@ class ModelRegistry:
     Thread-safe, and no lock is held across a registry call: one check per alias runs at a time, and while it
     runs the other threads asking for that alias get the cached answer instead of waiting. They wait only when
     nothing is cached for the alias yet, or when the cache predates a promote() or rollback() on this instance.
+
+    promote() and rollback() read Production, decide and move the alias under the model's production lease in
+    `leases` (by default the A/B table's, when AB_TABLE names one; see mlops_core.leases), so two processes
+    moving it at once take turns, and a promotion decided against a Production that has changed since fails.
     """
 
     def __init__(
@@ -160,6 +184,8 @@ class ModelRegistry:
         *,
         cache_ttl_seconds: float = DEFAULT_CACHE_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        leases: LeaseStore | None = None,
+        production_waiting: Waiting = PRODUCTION_WAITING,
     ) -> None:
         if client is None:
             from mlflow import MlflowClient
@@ -177,6 +203,9 @@ class ModelRegistry:
         self._by_alias: dict[str, _CacheEntry] = {}
         self._checks: dict[str, _Check] = {}
         self._generation = 0
+        self._leases = leases
+        self._leases_resolved = leases is not None
+        self._production_waiting = production_waiting
 
     # reading
     def version_for(self, alias: str) -> VersionInfo | None:
@@ -238,21 +267,42 @@ class ModelRegistry:
         }
 
     # moving the production alias
-    def promote(self, version: str | int, *, actor: str, reason: str, evidence: dict[str, Any]) -> PromotionRecord:
-        """Make `version` Production. Raises NotFoundError for an unknown version and InvalidRequestError for
-        an empty actor or reason or evidence that is not a JSON-able dict."""
+    def promote(
+        self,
+        version: str | int,
+        *,
+        actor: str,
+        reason: str,
+        evidence: dict[str, Any],
+        expected_production: str | Unchecked | None = UNCHECKED,
+    ) -> PromotionRecord:
+        """Make `version` Production. With `expected_production` (the Production version the decision was made
+        against, None for none), only if Production is still that: otherwise ProductionChangedError and
+        nothing moves. Promoting the version that is Production already changes nothing (`changed=False`),
+        whatever was expected: a retried step finds its own promotion done. Raises NotFoundError for an unknown
+        version and InvalidRequestError for an empty actor or reason or evidence that is not a JSON-able dict;
+        LeaseTimeoutError while another promotion or rollback of this model holds the lock too long."""
         version = str(version)
         evidence = _checked_evidence(evidence)
         actor, reason = _checked_text("actor", actor), _checked_text("reason", reason)
         self._existing_version(version)
-        current = self._alias_version(PRODUCTION)
-        previous = None if current is None else str(current.version)
-        if previous == version:
-            self._clear_staging_if(version)
-            return PromotionRecord(
-                self.model_name, "promote", version, previous, _now(), actor, reason, evidence, changed=False
-            )
-        return self._move_production("promote", version, previous, actor, reason, evidence)
+        with self._production_lock(actor) as confirm:
+            current = self._alias_version(PRODUCTION)
+            previous = None if current is None else str(current.version)
+            if previous == version:
+                self._clear_staging_if(version)
+                return PromotionRecord(
+                    self.model_name, "promote", version, previous, _now(), actor, reason, evidence, changed=False
+                )
+            if expected_production is not UNCHECKED and previous != _version_or_none(expected_production):
+                raise ProductionChangedError(
+                    f"model {self.model_name}: Production is {_named(previous)}, not "
+                    f"{_named(_version_or_none(expected_production))} as the decision to promote v{version} saw "
+                    "(another promotion or rollback ran meanwhile); nothing was promoted: decide again against "
+                    "the current Production"
+                )
+            confirm()
+            return self._move_production("promote", version, previous, actor, reason, evidence)
 
     def promote_staging(self, *, actor: str, reason: str, evidence: dict[str, Any]) -> PromotionRecord:
         """Promote the version under `staging`; NoModelError when there is none."""
@@ -265,20 +315,22 @@ class ModelRegistry:
         """Move Production back to the version it replaced (see the module docstring). Raises NoModelError
         when there is no Production model, NotFoundError when there is nothing earlier to go back to."""
         actor, reason = _checked_text("actor", actor), _checked_text("reason", reason)
-        current = self._alias_version(PRODUCTION)
-        if current is None:
-            raise NoModelError(f"no model registered under alias '{PRODUCTION}' for model {self.model_name}")
-        current_version = str(current.version)
-        stack = production_stack(reversed(self.history()), current_version)
-        existing = {str(mv.version) for mv in self._all_versions()}
-        target = next((v for v in reversed(stack[:-1]) if v != current_version and v in existing), None)
-        if target is None:
-            raise NotFoundError(
-                f"model {self.model_name} has no production version before v{current_version} to roll back to"
+        with self._production_lock(actor) as confirm:
+            current = self._alias_version(PRODUCTION)
+            if current is None:
+                raise NoModelError(f"no model registered under alias '{PRODUCTION}' for model {self.model_name}")
+            current_version = str(current.version)
+            stack = production_stack(reversed(self.history()), current_version)
+            existing = {str(mv.version) for mv in self._all_versions()}
+            target = next((v for v in reversed(stack[:-1]) if v != current_version and v in existing), None)
+            if target is None:
+                raise NotFoundError(
+                    f"model {self.model_name} has no production version before v{current_version} to roll back to"
+                )
+            confirm()
+            return self._move_production(
+                "rollback", target, current_version, actor, reason, {"rolled_back_from": current_version}
             )
-        return self._move_production(
-            "rollback", target, current_version, actor, reason, {"rolled_back_from": current_version}
-        )
 
     # the candidate's gate evidence
     def record_evidence(self, version: str | int, *, metrics: Mapping[str, float], tags: Mapping[str, str]) -> None:
@@ -333,6 +385,32 @@ class ModelRegistry:
         self._clear_staging_if(version)
 
     # internals
+    @contextmanager
+    def _production_lock(self, actor: str) -> Iterator[Callable[[], None]]:
+        """The model's production lease for a read-decide-move of the alias; without a lease store, no lock
+        (the expected_production check then narrows the race to a moment but cannot close it)."""
+        leases = self._lease_store()
+        if leases is None:
+            yield lambda: None
+            return
+        owner = f"{actor[:200]}#{uuid.uuid4().hex[:12]}"
+        with held(
+            leases,
+            f"{self.model_name}/production",
+            owner,
+            lease_seconds=PRODUCTION_LEASE_SECONDS,
+            waiting=self._production_waiting,
+            busy_hint="Another promotion or rollback of this model is under way: retry once it has ended.",
+        ) as confirm:
+            yield confirm
+
+    def _lease_store(self) -> LeaseStore | None:
+        if not self._leases_resolved:
+            from mlops_core.adapters.dynamodb_leases import leases_from_environment
+
+            self._leases, self._leases_resolved = leases_from_environment(), True
+        return self._leases
+
     def _is_fresh(self, entry: _CacheEntry) -> bool:
         return entry.generation == self._generation and self._clock() < entry.check_after
 
@@ -556,6 +634,14 @@ def _checked_text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"{name} must be a non-empty string", field=name)
     return value.strip()
+
+
+def _version_or_none(version: str | int | None) -> str | None:
+    return None if version is None else str(version)
+
+
+def _named(version: str | None) -> str:
+    return "unset" if version is None else f"v{version}"
 
 
 def _checked_key(name: str, key: object) -> str:

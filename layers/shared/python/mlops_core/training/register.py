@@ -3,17 +3,24 @@ a new model version tagged with the run's idempotency key, and the alias `stagin
 
 The MLflow client comes from the environment (MLFLOW_TRACKING_URI). Re-running the same execution input finds
 the version by its `idempotency_key` tag and returns it instead of registering a second one.
+
+Two executions with the same key at the same time are kept apart by a claim on the key: a lease
+(mlops_core.leases) the first takes before training and gives up once its version is registered. The second
+waits for that version and reuses it instead of training; a claim left by a crashed execution frees itself
+after REGISTRATION_LEASE_SECONDS, and the next execution then trains.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from mlops_core.contracts import Metrics
 from mlops_core.exceptions import InvalidRequestError
+from mlops_core.leases import LeaseStore, Waiting, claim, renew
 from mlops_core.registry import STAGING
 
 if TYPE_CHECKING:
@@ -28,6 +35,11 @@ IDEMPOTENCY_TAG = "idempotency_key"
 _KEY = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,250}$")
 # What loading the pipeline needs besides its estimator's own package.
 _BASE_REQUIREMENTS = ("pycaret", "scikit-learn", "cloudpickle", "pandas", "numpy")
+# A claim outlives any attempt that holds it: the train function's timeout (900 s in template.yaml) plus a minute
+# to log and register. Once it has run out no attempt can still be working on the key, so another may train.
+REGISTRATION_LEASE_SECONDS = 960.0
+# A second execution waits this long for the first one's version: training within its budget takes less.
+REGISTRATION_WAITING = Waiting(seconds=600.0, poll_seconds=2.0)
 
 
 class Registration(TypedDict):
@@ -51,24 +63,98 @@ def register_candidate(
     idempotency_key: str,
     params: Mapping[str, Any],
     experiment_name: str | None = None,
+    leases: LeaseStore | None = None,
+    owner: str | None = None,
+    waiting: Waiting = REGISTRATION_WAITING,
 ) -> Registration:
     """Log and register `trained` as a new version of `model_name` with alias `staging`, or, when a version
     already carries `idempotency_key`, point `staging` at that version and return it with reused=True.
     Everything goes to the tracking server of the environment: MLflow's fluent logging, which log_model needs,
-    cannot be handed a client, so none is taken."""
+    cannot be handed a client, so none is taken.
+
+    With `leases`, registration holds the key's claim for `owner` (see claim_registration; the claim taken
+    before training when the caller did so) and gives it up at the end, however it ends; LeaseLostError when
+    the claim ran out and another execution took it before the version was registered."""
     import mlflow
 
-    if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
-        raise InvalidRequestError(
-            f"idempotency key {idempotency_key!r} must be 1-250 letters, digits or _.:/=+@-", "idempotency_key"
-        )
+    _check_key(idempotency_key)
     if not model_name or not isinstance(model_name, str) or "'" in model_name:
         raise InvalidRequestError(f"model name {model_name!r} is not usable", "model_name")
     client = mlflow.MlflowClient()
 
-    existing = reuse_registration(client, model_name, idempotency_key)
+    def log_and_register(confirm: Callable[[], None]) -> Registration:
+        return _log_and_register(
+            client,
+            trained,
+            model_name,
+            train_uris,
+            holdout_uri,
+            drift_summary,
+            idempotency_key,
+            params,
+            experiment_name,
+            confirm=confirm,
+        )
+
+    if leases is None:
+        return reuse_registration(client, model_name, idempotency_key) or log_and_register(lambda: None)
+    owner = owner or f"register#{uuid.uuid4().hex}"
+    existing = claim_registration(client, model_name, idempotency_key, leases=leases, owner=owner, waiting=waiting)
     if existing is not None:
         return existing
+    name = registration_lease(model_name, idempotency_key)
+    try:
+        return log_and_register(lambda: renew(leases, name, owner, REGISTRATION_LEASE_SECONDS))
+    finally:
+        leases.release(name, owner)
+
+
+def claim_registration(
+    client: MlflowClient,
+    model_name: str,
+    idempotency_key: str,
+    *,
+    leases: LeaseStore,
+    owner: str,
+    waiting: Waiting = REGISTRATION_WAITING,
+) -> Registration | None:
+    """The version registered for `idempotency_key` (as reuse_registration), or None once `owner` holds the
+    key's claim and is to train and register it. While another execution holds the claim this waits for its
+    version, up to `waiting.seconds` (then LeaseTimeoutError), and takes the claim over if that execution
+    gave it up without registering or its claim ran out. Claiming again as the same owner renews the claim."""
+    _check_key(idempotency_key)
+    return claim(
+        leases,
+        registration_lease(model_name, idempotency_key),
+        owner,
+        lease_seconds=REGISTRATION_LEASE_SECONDS,
+        waiting=waiting,
+        done=lambda: reuse_registration(client, model_name, idempotency_key),
+        busy_hint="Another execution is training a candidate for the same batch: a later run reuses its version.",
+    )
+
+
+def registration_lease(model_name: str, idempotency_key: str) -> str:
+    """The name of the claim on one idempotency key of one model."""
+    return f"{model_name}/registration/{idempotency_key}"
+
+
+def _log_and_register(
+    client: MlflowClient,
+    trained: TrainedModel,
+    model_name: str,
+    train_uris: Sequence[str],
+    holdout_uri: str,
+    drift_summary: Mapping[str, Any],
+    idempotency_key: str,
+    params: Mapping[str, Any],
+    experiment_name: str | None,
+    *,
+    confirm: Callable[[], None],
+) -> Registration:
+    """One run with everything about the candidate, then the version; `confirm()` runs right before the version
+    is created (a run without a version is only a run; a second version would be a second candidate)."""
+    import mlflow
 
     # An explicit experiment id, not mlflow.set_experiment: that sets a process-wide default which a warm
     # worker would carry into the next run, whatever dataset or tracking server that one uses.
@@ -102,6 +188,7 @@ def register_candidate(
             serialization_format="cloudpickle",
             pip_requirements=requirements(trained.pipeline),
         )
+    confirm()
     # Not log_model(registered_model_name=...): register_model writes the idempotency tag in the call that
     # creates the version, so no version exists without it, even if this process dies right after.
     version = mlflow.register_model(
@@ -139,6 +226,13 @@ def reuse_registration(client: MlflowClient, model_name: str, idempotency_key: s
         metrics={k: float(run.data.metrics.get(k, float("nan"))) for k in Metrics.__annotations__},  # type: ignore[misc]
         reused=True,
     )
+
+
+def _check_key(idempotency_key: object) -> None:
+    if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
+        raise InvalidRequestError(
+            f"idempotency key {idempotency_key!r} must be 1-250 letters, digits or _.:/=+@-", "idempotency_key"
+        )
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
