@@ -193,6 +193,9 @@ def test_latest_html_report_renders_in_chromium(iris: Stack, first_run: dict[str
 
 
 def test_penguins_configured_as_the_dataset_runs_the_same_pipeline(penguins_stack: Stack) -> None:
+    # The first model is PyCaret's majority-class baseline: the two-day test below needs a Production model
+    # that a real candidate clearly beats offline.
+    penguins_stack.mlops("deploy", "--parameter", "TrainingModels=dummy")
     penguins_stack.mlops("seed")
     batch = simulate(penguins_stack, "penguins", 1.0, seed=21)
     arn = start(penguins_stack, {"batch_key": batch}, "e2e-penguins")
@@ -342,3 +345,63 @@ def test_the_api_gateway_holds_32_concurrent_clients_with_exact_counters(
         statuses = [status for answers in pool.map(client, range(32)) for status in answers]
     assert statuses == [200] * 320
     assert settled(before + 320) == before + 320
+
+
+def test_a_candidate_waits_for_online_evidence_then_a_later_run_promotes_it(penguins_stack: Stack) -> None:
+    """Two days: a candidate passes offline but has too few online pairs to decide, so it waits in Staging;
+    live traffic then reaches the API, each request scored by both models (shadow mode) and labelled through
+    /feedback; the next run, on a batch without drift, reviews the waiting candidate and promotes it."""
+    model = "penguins-classifier"
+    weak = production_version(penguins_stack, model)
+    assert weak is not None  # the majority-class model of the test above
+    penguins_stack.mlops("deploy", "--parameter", "TrainingModels=lr", "--parameter", "AbTestSampleSize=3")
+
+    batch = simulate(penguins_stack, "penguins", 1.0, seed=22)
+    day_one = start(penguins_stack, {"batch_key": batch}, "e2e-two-day-1")
+    assert penguins_stack.wait_execution(day_one)["status"] == "SUCCEEDED"
+    report = penguins_stack.report("e2e-two-day-1")
+    assert report["offline_test"]["verdict"] == "significant_improvement", report["summary"]
+    assert report["ab_testing_api"]["reason"] == "continue" and report["status"] == "pending", report["summary"]
+    candidate = report["training"]["model_version"]
+    assert registry(penguins_stack).get_model_version_by_alias(model, "staging").version == candidate
+    assert production_version(penguins_stack, model) == weak
+
+    # Live traffic: labelled penguins through /predict (both models answer each) and /feedback.
+    import palmerpenguins
+
+    rows = palmerpenguins.load_penguins().drop(columns=["year"]).sample(150, random_state=5)
+    labels = rows.pop("species").astype(str).tolist()
+    records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows.to_dict(orient="records")]
+    api = penguins_stack.env["API_URL"]
+    answers = http_json(f"{api}/predict", {"instances": records, "user_ids": [f"live-{i}" for i in range(150)]})
+    feedback = [
+        {"prediction_id": a["prediction_id"], "label": y} for a, y in zip(answers["predictions"], labels, strict=True)
+    ]
+    http_json(f"{api}/feedback", {"feedback": feedback})
+    stats = http_get_json(f"{api}/stats/ab?production_version={weak}&staging_version={candidate}")
+    assert stats["experiments"][0]["pairs"] >= 150
+
+    quiet = simulate(penguins_stack, "penguins", 0.0, seed=23)
+    day_two = start(penguins_stack, {"batch_key": quiet}, "e2e-two-day-2")
+    assert penguins_stack.wait_execution(day_two)["status"] == "SUCCEEDED"
+    states = entered_states(penguins_stack, day_two)
+    assert "FindPendingCandidate" in states and "TrainModel" not in states
+    review = penguins_stack.report("e2e-two-day-2")
+    assert review["ab_testing_api"]["mode"] == "pending_candidate"
+    assert review["ab_testing_api"]["evidence"]["pairs"] >= 150
+    assert review["status"] == "promoted" and review["promotion"]["reason"] == "better_offline_and_online"
+    assert production_version(penguins_stack, model) == candidate
+    tags = registry(penguins_stack).get_model_version(model, candidate).tags
+    assert tags["gate.offline"] == "significant_improvement" and tags["gate.online"] == "non_inferior"
+    assert tags["gate.run_id"] == "e2e-two-day-1"
+
+
+def http_json(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def http_get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return json.loads(response.read())
