@@ -14,6 +14,7 @@ from mlops_core.data.publish import publish_dataset
 from mlops_core.pipeline import check_drift, train
 
 from tests.fakes import fake_deps
+from tests.support.wine import wine_frame
 
 RUN = {
     "run_id": "run-1",
@@ -24,12 +25,7 @@ RUN = {
 
 @pytest.fixture
 def wine() -> pd.DataFrame:
-    from sklearn.datasets import load_wine
-
-    bunch = load_wine(as_frame=True)
-    frame = bunch.data.copy()
-    frame["cultivar"] = [str(bunch.target_names[i]) for i in bunch.target]
-    return frame
+    return wine_frame()
 
 
 def test_a_drifted_batch_of_an_added_dataset_is_detected_and_trained_on(wine: pd.DataFrame) -> None:

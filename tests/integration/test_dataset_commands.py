@@ -24,6 +24,7 @@ from mlops_local.cli import main
 from mlops_local.services import Ports, StackState
 
 from tests.integration.conftest import RunningEmulator
+from tests.support.wine import wine_frame
 
 pytestmark = pytest.mark.integration
 
@@ -82,12 +83,7 @@ def _stack(emulator: RunningEmulator, tmp_path: Path, dataset: str) -> Stack:
 
 @pytest.fixture
 def wine() -> pd.DataFrame:
-    from sklearn.datasets import load_wine
-
-    bunch = load_wine(as_frame=True)
-    frame = bunch.data.copy()
-    frame["cultivar"] = [str(bunch.target_names[i]) for i in bunch.target]
-    return frame
+    return wine_frame()
 
 
 @pytest.fixture
