@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mlops_core.contracts import ColumnDrift, DriftOutput
+from mlops_core.contracts import ColumnDrift, DriftOutput, TargetDrift
 from mlops_core.drift import ReferenceProfile, build_profile, detect_drift, infer_kind, resolve_column_kinds
 from mlops_core.drift import methods as m
 from mlops_core.drift.sorting import sorted_copy
@@ -249,7 +249,7 @@ def test_infer_kind_follows_evidently() -> None:
     assert infer_kind(pd.Series(list(range(10)) * 3)) == "cat"  # integers, at most 10 distinct
     assert infer_kind(pd.Series(list(range(11)) * 3)) == "num"
     assert infer_kind(pd.Series(["a", "b"] * 5)) == "cat"
-    assert infer_kind(pd.Series([f"id{i}" for i in range(10)])) is None  # text: not monitored
+    assert infer_kind(pd.Series([f"id{i}" for i in range(10)])) == "text"  # excluded from the tests
     assert infer_kind(pd.Series([True, False])) == "cat"
     assert infer_kind(pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02"]))) is None
     assert infer_kind(pd.Series([None, None], dtype=object)) is None
@@ -317,10 +317,11 @@ def test_profile_refuses_foreign_or_newer_bytes() -> None:
     with np.load(io.BytesIO(build_profile(_frame(50, 0), target="y").to_bytes())) as npz:
         arrays = dict(npz)
     header = json.loads(arrays["header"].tobytes())
-    arrays["header"] = np.frombuffer(json.dumps({**header, "version": 2}).encode(), dtype=np.uint8)
+    newest = header["version"]
+    arrays["header"] = np.frombuffer(json.dumps({**header, "version": newest + 1}).encode(), dtype=np.uint8)
     newer = io.BytesIO()
     np.savez(newer, **arrays)
-    with pytest.raises(DataValidationError, match="version 2 is not supported"):
+    with pytest.raises(DataValidationError, match=f"version {newest + 1} is not supported"):
         ReferenceProfile.from_bytes(newer.getvalue())
     arrays["header"] = np.frombuffer(json.dumps({**header, "format": "other"}).encode(), dtype=np.uint8)
     foreign = io.BytesIO()
@@ -389,7 +390,7 @@ def test_detect_leaves_the_current_batch_untouched(holes: bool) -> None:
 def test_drift_result_is_the_contract_and_strict_json() -> None:
     result = detect_drift(build_profile(_frame(300, 0), target="y"), _frame(300, 1, shift=2.0)).to_dict()
     drift_fields = {"detected", "share_of_drifted_columns", "number_of_drifted_columns", "number_of_columns"}
-    drift_fields |= {"drift_share", "columns"}
+    drift_fields |= {"drift_share", "columns", "excluded_columns", "target_drift"}
     assert drift_fields <= set(typing.get_type_hints(DriftOutput))
     assert set(result) == drift_fields
     for column in result["columns"].values():
@@ -397,11 +398,16 @@ def test_drift_result_is_the_contract_and_strict_json() -> None:
     json.dumps(result, allow_nan=False)
     assert result["columns"]["x"] == {
         "column_type": "num",
+        "status": "tested",
         "method": "K-S p_value",
         "score": pytest.approx(0.0, abs=1e-30),
         "threshold": 0.05,
         "drifted": True,
+        "missing_in": None,
     }
+    assert set(result["target_drift"]) == set(typing.get_type_hints(TargetDrift))
+    assert result["target_drift"] == {"column": "y", "counted_in_share": True, **result["columns"]["y"]}
+    assert result["excluded_columns"] == {}
     assert result["columns"]["k"]["column_type"] == "cat" and result["columns"]["k"]["method"] == "chi-square p_value"
     assert result["columns"]["y"]["method"] == "Z-test p_value"
 
@@ -425,13 +431,49 @@ def test_missing_values_and_infinities_are_dropped() -> None:
     assert detect_drift(profile, holed).columns["x"] == clean["x"]
 
 
-def test_categories_merge_as_evidently_keys_them() -> None:
+def test_categories_are_cast_to_the_references_keys() -> None:
+    """1, 1.0, "1" and " 1 " are one category of an integer column, whatever the batch's file format."""
     reference = pd.DataFrame({"k": [1, 2, 3] * 40})
     profile = build_profile(reference, target=None)
-    as_floats = pd.DataFrame({"k": [1.0, 2.0, 3.0, np.nan] * 10})  # 1 == 1.0: same categories
-    assert detect_drift(profile, as_floats).columns["k"].score == pytest.approx(1.0)
-    as_text = pd.DataFrame({"k": ["1", "2", "3"] * 10})  # "1" != 1: three categories never seen
-    assert detect_drift(profile, as_text).columns["k"].score == 0.0
+    assert profile.categorical["k"].keys == "number"
+    for same in ([1.0, 2.0, 3.0, np.nan], ["1", "2", "3", None], ["1.0", " 2 ", "3"]):
+        current = pd.DataFrame({"k": same * 10})
+        assert detect_drift(profile, current).columns["k"].score == pytest.approx(1.0), same
+    as_category = pd.DataFrame({"k": pd.Categorical(["1", "2", "3"] * 10)})
+    assert detect_drift(profile, as_category).columns["k"].score == pytest.approx(1.0)
+
+
+def test_text_categories_take_numbers_as_their_text() -> None:
+    reference = pd.DataFrame({"code": pd.Categorical(["1", "2", "10"] * 40)})  # Parquet category of text
+    profile = build_profile(reference, target=None)
+    assert profile.categorical["code"].keys == "text"
+    read_as_numbers = pd.DataFrame({"code": [1, 2, 10] * 10})  # the same batch through CSV type inference
+    assert detect_drift(profile, read_as_numbers).columns["code"].score == pytest.approx(1.0)
+    floats_with_nan = pd.DataFrame({"code": [1.0, 2.0, 10.0, np.nan] * 10})
+    assert detect_drift(profile, floats_with_nan).columns["code"].score == pytest.approx(1.0)
+
+
+def test_a_mixed_reference_column_is_keyed_as_text_on_both_sides() -> None:
+    reference = pd.DataFrame({"m": pd.Series([1, "a", 2.0, "b"] * 30, dtype=object)})
+    profile = build_profile(reference, target=None, categorical=["m"])
+    np.testing.assert_array_equal(profile.categorical["m"].labels, ["1", "2", "a", "b"])
+    assert detect_drift(profile, pd.DataFrame({"m": ["1", "a", "2", "b"] * 5})).columns["m"].score == 1.0
+
+
+def test_a_value_that_does_not_fit_the_references_type_names_source_column_and_value() -> None:
+    profile = build_profile(_frame(100, 0).assign(y=[0, 1] * 50), target="y")
+    batch = _frame(20, 1).assign(y=["1", "0", "yes", "0"] * 5)
+    with pytest.raises(
+        DataValidationError,
+        match=r"^batch s3://d/b\.csv: column 'y' holds 5 value\(s\) that are not numbers, e\.g\. 'yes'",
+    ):
+        detect_drift(profile, batch, source="batch s3://d/b.csv")
+    with pytest.raises(
+        DataValidationError, match=r"column 'x' holds 20 value\(s\) that are not numbers, e\.g\. 'text'"
+    ):
+        detect_drift(profile, _frame(20, 1).assign(x="text"))
+    text_booleans = _frame(20, 1).assign(y=["True", "false"] * 10)  # booleans key as 1 and 0
+    assert detect_drift(profile, text_booleans).columns["y"].status == "tested"
 
 
 def test_constant_columns_are_not_drift() -> None:
@@ -447,16 +489,94 @@ def test_constant_columns_are_not_drift() -> None:
     [
         (_frame(10, 1).drop(columns=["s", "y"]), DataValidationError, r"lacks monitored column\(s\) \['s', 'y'\]"),
         (_frame(10, 1).iloc[:0], DataValidationError, "current batch is empty"),
-        (_frame(10, 1).assign(x=np.nan), DataValidationError, "column 'x' has no finite value in the current"),
-        (_frame(10, 1).assign(s=None), DataValidationError, "column 's' has no value in the current"),
-        (_frame(10, 1).assign(x="text"), DataValidationError, "numerical column 'x' holds object values"),
         (_frame(10, 1).assign(s=[(1, 2)] * 10), DataValidationError, "'s' holds a tuple value"),
+        (
+            _frame(10, 1).assign(x=np.nan, k=None, s=None, y=None),
+            DataValidationError,
+            r"no column can count toward the drift share: x \(no value in current\), k \(no value in current\)",
+        ),
     ],
 )
 def test_detect_refuses_unusable_batches(current: pd.DataFrame, error: type, message: str) -> None:
     profile = build_profile(_frame(100, 0), target="y")
     with pytest.raises(error, match=message):
         detect_drift(profile, current)
+
+
+def test_a_column_without_values_is_reported_as_all_missing_and_left_out_of_the_share() -> None:
+    profile = build_profile(_frame(300, 0), target="y")
+    batch = _frame(300, 1, shift=3.0).assign(s=None, k=[np.nan] * 300)
+    batch.loc[::2, "x"] = np.inf  # the rest NaN: no finite value left
+    batch.loc[1::2, "x"] = np.nan
+    result = detect_drift(profile, batch)
+    for name, kind in (("x", "num"), ("k", "cat"), ("s", "cat")):
+        assert result.columns[name].to_dict() == {
+            "column_type": kind,
+            "status": "all_missing",
+            "method": None,
+            "score": None,
+            "threshold": None,
+            "drifted": False,
+            "missing_in": "current",
+        }
+    assert result.number_of_columns == 1 and result.columns["y"].status == "tested"  # only the target counts
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_a_column_without_values_in_the_reference_is_kept_as_all_missing() -> None:
+    reference = _frame(200, 0).assign(x=np.nan, s=None)
+    profile = ReferenceProfile.from_bytes(build_profile(reference, target="y").to_bytes())
+    assert profile.empty == {"x": "num", "s": "cat"} and profile.columns == ["k", "y", "x", "s"]
+    result = detect_drift(profile, _frame(100, 1).assign(s=None))
+    assert (result.columns["x"].status, result.columns["x"].missing_in) == ("all_missing", "reference")
+    assert result.columns["s"].missing_in == "both"
+    assert result.number_of_columns == 2  # k and y
+
+
+def test_the_target_can_be_left_out_of_the_share_and_is_reported_on_its_own() -> None:
+    reference = _frame(300, 0)
+    profile = build_profile(reference, target="y")
+    flipped = reference.assign(y=np.where(reference["y"] == "no", "yes", "no"))
+    flipped.loc[: len(flipped) // 4, "y"] = "yes"
+    counted = detect_drift(profile, flipped).to_dict()
+    assert counted["target_drift"]["drifted"] and counted["target_drift"]["counted_in_share"]
+    assert (counted["number_of_drifted_columns"], counted["number_of_columns"]) == (1, 4)
+    apart = detect_drift(profile, flipped, target_in_share=False).to_dict()
+    assert apart["target_drift"] == {**counted["target_drift"], "counted_in_share": False}
+    assert (apart["number_of_drifted_columns"], apart["number_of_columns"]) == (0, 3)
+    assert apart["columns"]["y"] == counted["columns"]["y"]  # still listed with the others
+    assert detect_drift(build_profile(reference, target=None), flipped).to_dict()["target_drift"] is None
+
+
+def test_text_columns_are_excluded_with_the_reason() -> None:
+    rng = np.random.default_rng(5)
+    reference = _frame(200, 0).assign(note=[f"free text {rng.integers(1e9)}" for _ in range(200)])
+    profile = ReferenceProfile.from_bytes(build_profile(reference, target="y").to_bytes())
+    assert "note" not in profile.columns and profile.excluded["note"].startswith("text (more than half")
+    result = detect_drift(profile, _frame(100, 1)).to_dict()  # the batch may even lack it
+    assert result["excluded_columns"] == {"note": profile.excluded["note"]} and "note" not in result["columns"]
+    listed = build_profile(reference, target="y", numerical=["x"], categorical=["k", "s", "note"])
+    assert "note" in listed.categorical and listed.excluded == {}  # listed as categorical: tested as such
+    given = build_profile(reference, target="y", numerical=["x"], categorical=["k", "s"], text=["note"])
+    assert given.excluded == profile.excluded
+
+
+def test_resolve_kinds_lists_what_it_leaves_untested() -> None:
+    frame = pd.DataFrame(
+        {
+            "x": [0.1, 0.2, 0.3, 0.4],
+            "id": ["a", "b", "c", "d"],
+            "when": pd.to_datetime(["2024-01-01"] * 4),
+            "blank": [None] * 4,
+        }
+    )
+    kinds = resolve_column_kinds(frame, target=None)
+    assert kinds.numerical == ("x",) and kinds.categorical == ("blank",)  # blank: reported all-missing
+    assert kinds.excluded["id"].startswith("text") and "datetime64[ns] values" in kinds.excluded["when"]
+    only_num = resolve_column_kinds(frame.assign(z=[1.5] * 4), target=None, numerical=["x"])
+    assert only_num.excluded["z"] == "inferred as numerical, but the numerical columns were given and do not list it"
+    with pytest.raises(DataValidationError, match=r"listed as text, which is never tested, and as tested"):
+        resolve_column_kinds(frame, target="id", text=["id"])
 
 
 @pytest.mark.parametrize("drift_share", [-0.1, 1.5])
@@ -470,8 +590,8 @@ def test_detect_refuses_a_drift_share_outside_0_1(drift_share: float) -> None:
     ("reference", "message"),
     [
         (_frame(10, 0).iloc[:0], "reference data is empty"),
-        (_frame(10, 0).assign(x=np.nan), "column 'x' has no finite value in the reference"),
-        (_frame(10, 0).assign(s=None), "column 's' has no value in the reference"),
+        (_frame(10, 0).assign(x="text"), r"reference data: column 'x' holds 10 value\(s\) that are not numbers"),
+        (_frame(10, 0).assign(s=[[1]] * 10), r"reference data: column 's' holds a list value"),
     ],
 )
 def test_build_profile_refuses_unusable_references(reference: pd.DataFrame, message: str) -> None:

@@ -1,7 +1,12 @@
 """Our drift verdicts against Evidently 0.7's DataDriftPreset on the same data, column by column.
 
 Evidently runs once per case (module-scoped: it is slow); every case asserts methods, drift flags, scores
-and the dataset-level count and share.
+and the dataset-level count and share. Evidently is given the same column mapping we use (kinds resolved on
+the reference, text left out) and both sides cast to the reference's types (`evidently_inputs`, as the HTML
+report is built): we deliberately differ from Evidently's per-batch inference, and the cases where that
+matters (an integer target read as text, Parquet against CSV, a Categorical against objects, an integer code
+that gains NaN) must still agree verdict for verdict. Columns with no value on a side are reported by us as
+all missing and left out of the share; Evidently refuses them, so they are not in its mapping.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from mlops_core.drift import build_profile, detect_drift, evidently_data_definition
+from mlops_core.data.io import frame_from_bytes, frame_to_bytes
+from mlops_core.drift import build_profile, detect_drift, evidently_inputs
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -120,6 +126,61 @@ def _large_cases() -> list[Case]:
     ]
 
 
+def _typed(rows: int, seed: int, *, rate: float = 0.07) -> pd.DataFrame:
+    """An integer target at `rate`, an 8-value integer code, a 3-value integer level, a label set and a
+    measurement."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "amount": np.round(rng.normal(50, 10, rows), 3),
+            "code": rng.integers(0, 8, rows),
+            "level": rng.choice([1, 2, 3], rows, p=[0.5, 0.3, 0.2]),
+            "shop": rng.choice(["north", "south", "east"], rows),
+            "churned": (rng.random(rows) < rate).astype(int),
+        }
+    )
+
+
+def _through(frame: pd.DataFrame, fmt: str) -> pd.DataFrame:
+    """`frame` written to a file and read back, as the pipeline reads a batch (no column read as text)."""
+    return frame_from_bytes(frame_to_bytes(frame, fmt), fmt)  # type: ignore[arg-type]
+
+
+def _with_nan_codes(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """1% of the code column missing: the integer column turns float, which Evidently would re-type."""
+    holed = frame.copy()
+    holed["code"] = holed["code"].astype(float)
+    holed.loc[holed.sample(frac=0.01, random_state=seed).index, "code"] = np.nan
+    return holed
+
+
+def _type_cases() -> list[Case]:
+    """The same data spelled differently on each side: the verdict must not move."""
+    cases = []
+    for size, rows in (("large", 3000), ("small", 800)):
+        reference, current = _typed(rows, 30), _typed(rows, 31)
+        shifted = _typed(rows, 32, rate=0.2).assign(amount=lambda f: f["amount"] + 8)
+        cases += [
+            Case(f"types-{size}-int-target-as-text", reference, current.astype({"churned": str}), "churned"),
+            Case(f"types-{size}-int-target-as-text-drifted", reference, shifted.astype({"churned": str}), "churned"),
+            Case(f"types-{size}-parquet-vs-csv", _through(reference, "parquet"), _through(current, "csv"), "churned"),
+            Case(f"types-{size}-nan-int-code", reference, _with_nan_codes(current, 33), "churned"),
+            Case(
+                f"types-{size}-category-vs-object",
+                reference.astype({"shop": "category", "level": "category"}),
+                current.astype({"shop": object, "level": str}),
+                "churned",
+            ),
+        ]
+    rng = np.random.default_rng(34)
+    noted = _typed(1500, 35).assign(note=[f"order {rng.integers(1e9)}" for _ in range(1500)])
+    cases.append(Case("types-text-column", noted, _typed(1500, 36).assign(note="same text"), "churned"))
+    blanks = _typed(1500, 37).assign(gone=np.nan, never=None)
+    current = _typed(1500, 38).assign(gone=1.0, never=None, amount=np.nan, shop=None)
+    cases.append(Case("types-all-missing-columns", blanks, current, "churned"))
+    return cases
+
+
 def _all_cases() -> list[Case]:
     from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
@@ -130,6 +191,7 @@ def _all_cases() -> list[Case]:
         *_penguins(),
         *_synthetic_cases(),
         *_large_cases(),
+        *_type_cases(),
     ]
 
 
@@ -140,10 +202,10 @@ def _evidently(case: Case) -> dict:
     from evidently import Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    definition = evidently_data_definition(case.reference, target=case.target)
+    inputs = evidently_inputs(case.reference, case.current, target=case.target)
     snapshot = Report([DataDriftPreset()], include_tests=True).run(
-        Dataset.from_pandas(case.current, data_definition=definition),
-        Dataset.from_pandas(case.reference, data_definition=definition),
+        Dataset.from_pandas(inputs.current, data_definition=inputs.definition),
+        Dataset.from_pandas(inputs.reference, data_definition=inputs.definition),
     )
     result = snapshot.dict()
     count = result["metrics"][0]["value"]
@@ -176,7 +238,7 @@ def our_results() -> dict[str, dict]:
 @pytest.mark.parametrize("name", list(CASES))
 def test_columns_match_evidently(name: str, evidently_results: dict, our_results: dict) -> None:
     theirs = evidently_results[name]["columns"]
-    ours = our_results[name]["columns"]
+    ours = {column: got for column, got in our_results[name]["columns"].items() if got["status"] == "tested"}
     assert list(ours) == list(theirs)
     for column, expected in theirs.items():
         got = ours[column]
@@ -226,3 +288,69 @@ def test_report_states_its_sample_and_keeps_small_data_whole() -> None:
 
     with pytest.raises(InvalidRequestError, match="max_rows"):
         render_drift_report_html(case.reference, case.current, target="label", max_rows=0)
+
+
+@pytest.mark.parametrize("size", ["large", "small"])
+def test_spelling_a_batch_differently_does_not_move_our_verdict(size: str, our_results: dict) -> None:
+    """The type cases against the same batch in the reference's own types."""
+    rows = 3000 if size == "large" else 800
+    reference, current = _typed(rows, 30), _typed(rows, 31)
+    plain = detect_drift(build_profile(reference, target="churned"), current).to_dict()
+    as_text = our_results[f"types-{size}-int-target-as-text"]
+    assert as_text == plain and not plain["target_drift"]["drifted"]
+    assert plain["columns"]["code"]["column_type"] == "cat"  # 8 integers: categorical, as Evidently infers
+    nan_codes = our_results[f"types-{size}-nan-int-code"]["columns"]["code"]  # the same rows, 1% missing
+    code = plain["columns"]["code"]
+    assert (nan_codes["column_type"], nan_codes["method"], nan_codes["drifted"]) == (
+        "cat",
+        code["method"],
+        code["drifted"],
+    )
+    drifted = our_results[f"types-{size}-int-target-as-text-drifted"]["target_drift"]
+    assert drifted["drifted"] and drifted["counted_in_share"]
+
+
+def test_evidently_alone_would_retype_an_integer_code_that_gained_nan() -> None:
+    """Why kinds come from the reference: Evidently infers them on each batch, where 1% NaN turn an integer
+    code column float, hence numerical, hence another test."""
+    from evidently import Dataset
+
+    case = CASES["types-large-nan-int-code"]
+    assert "code" in Dataset.from_pandas(case.reference).data_definition.get_categorical_columns()
+    assert "code" in Dataset.from_pandas(case.current).data_definition.get_numerical_columns()
+
+
+def test_text_and_all_missing_columns_are_reported_not_tested(our_results: dict, evidently_results: dict) -> None:
+    text = our_results["types-text-column"]
+    assert list(text["excluded_columns"]) == ["note"] and "note" not in text["columns"]
+    assert "note" not in evidently_results["types-text-column"]["columns"]
+
+    holes = our_results["types-all-missing-columns"]["columns"]
+    statuses = {name: (c["status"], c["missing_in"]) for name, c in holes.items() if c["status"] != "tested"}
+    assert statuses == {
+        "amount": ("all_missing", "current"),
+        "shop": ("all_missing", "current"),
+        "gone": ("all_missing", "reference"),
+        "never": ("all_missing", "both"),
+    }
+    assert our_results["types-all-missing-columns"]["number_of_columns"] == 3  # code, level, churned
+
+
+def test_report_counts_a_reference_given_as_a_sample() -> None:
+    from mlops_core.drift import render_drift_report_html
+
+    case = CASES["synthetic-small-small"]
+    report = render_drift_report_html(case.reference, case.current, target="label", reference_rows=5000)
+    assert report.sampled and report.rows_used == {"reference": 800, "current": 800}
+    assert "800 of 5,000 reference rows" in report.html
+
+
+def test_report_leaves_out_and_names_columns_without_values() -> None:
+    from mlops_core.drift import render_drift_report_html
+
+    case = CASES["types-all-missing-columns"]
+    report = render_drift_report_html(case.reference, case.current, target="churned")
+    note = report.html.index("Columns without any value")
+    listed = report.html[note : note + 800]
+    assert "amount (none in the current batch)" in listed and "gone (none in the reference)" in listed
+    assert "never (none in either side)" in listed

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from mlops_core import layout
 from mlops_core.data.config import FORMATS, Format
 from mlops_core.data.exceptions import ObjectExistsError
+from mlops_core.drift.schema import as_text
 from mlops_core.exceptions import DataValidationError, InvalidRequestError, NotFoundError
 
 if TYPE_CHECKING:
@@ -67,23 +68,6 @@ def frame_from_bytes(
         if column in df.columns:
             df[column] = as_text(df[column])
     return df
-
-
-def as_text(column: pd.Series) -> pd.Series:
-    """Values as Python strings with missing values kept as NaN: the form models and signatures expect.
-    Whole floats lose their ".0": an integer code column turns float as soon as one value is missing."""
-    import pandas as pd
-
-    def text(value: object) -> object:
-        if isinstance(value, str):
-            return value
-        if pd.isna(value):
-            return float("nan")
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-
-    return column.map(text).astype("object")
 
 
 def read_table(

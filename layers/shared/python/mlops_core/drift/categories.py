@@ -2,6 +2,7 @@
 
 Evidently unions the values of both sides in a Python set, so `1`, `1.0` and `True` are one key while `"1"`
 is another. Keys are therefore split into numbers (float64) and labels (str); anything else is rejected.
+Columns are cast to their reference's keys first (mlops_core.drift.schema), so a profile holds one kind only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from mlops_core.exceptions import DataValidationError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops_core.drift.schema import Keys
+
 
 @dataclass(frozen=True)
 class CategoryCounts:
@@ -27,6 +30,12 @@ class CategoryCounts:
     @property
     def rows(self) -> int:
         return int(self.number_counts.sum() + self.label_counts.sum())
+
+    @property
+    def keys(self) -> Keys:
+        """How the column's values are keyed, which every batch is cast to: a reference cast by
+        `build_profile` holds numbers only or labels only."""
+        return "text" if self.labels.size else "number"
 
 
 def _number_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from mlops_core.drift import methods
 from mlops_core.drift.categories import CategoryCounts, align_counts, count_categories
 from mlops_core.drift.kinds import Kind
+from mlops_core.drift.schema import as_numbers, cast_column, has_value
 from mlops_core.drift.sorting import sorted_copy
 from mlops_core.exceptions import DataValidationError, InvalidRequestError
 
@@ -22,22 +23,34 @@ if TYPE_CHECKING:
     from mlops_core.drift.profile import NumericalProfile, ReferenceProfile
 
 
+Status = Literal["tested", "all_missing"]
+Side = Literal["reference", "current", "both"]
+
+
 @dataclass(frozen=True)
 class ColumnDriftResult:
     column_type: Kind
-    method: str
-    score: float  # a p-value in [0, 1] or a finite distance: never NaN (see `detect_drift`)
-    threshold: float
+    method: str | None  # None when the column could not be tested
+    score: float | None  # a p-value in [0, 1] or a finite distance, never NaN; None when not tested
+    threshold: float | None
     drifted: bool
+    status: Status = "tested"
+    missing_in: Side | None = None  # for "all_missing": the side(s) with no value at all
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "column_type": self.column_type,
+            "status": self.status,
             "method": self.method,
             "score": self.score,
             "threshold": self.threshold,
             "drifted": self.drifted,
+            "missing_in": self.missing_in,
         }
+
+
+def _all_missing(kind: Kind, side: Side) -> ColumnDriftResult:
+    return ColumnDriftResult(kind, None, None, None, False, "all_missing", side)
 
 
 @dataclass(frozen=True)
@@ -45,12 +58,16 @@ class DriftResult:
     detected: bool
     share_of_drifted_columns: float
     number_of_drifted_columns: int
-    number_of_columns: int
+    number_of_columns: int  # the columns the share counts: tested ones, the target only when it counts
     drift_share: float
-    columns: dict[str, ColumnDriftResult]
+    columns: dict[str, ColumnDriftResult]  # every monitored column, the target and all-missing ones included
+    excluded_columns: dict[str, str] = field(default_factory=dict)  # not tested, with the reason
+    target: str | None = None
+    target_in_share: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """The drift fields of the pipeline's `DriftOutput`, JSON-safe."""
+        target = self.columns.get(self.target) if self.target is not None else None
         return {
             "detected": self.detected,
             "share_of_drifted_columns": self.share_of_drifted_columns,
@@ -58,6 +75,10 @@ class DriftResult:
             "number_of_columns": self.number_of_columns,
             "drift_share": self.drift_share,
             "columns": {name: column.to_dict() for name, column in self.columns.items()},
+            "excluded_columns": dict(self.excluded_columns),
+            "target_drift": None
+            if target is None
+            else {"column": self.target, "counted_in_share": self.target_in_share, **target.to_dict()},
         }
 
 
@@ -80,14 +101,11 @@ def _sorted_finite(values: np.ndarray) -> np.ndarray:
     return sorted_copy(values if finite.all() else values[finite])
 
 
-def _numerical_drift(name: str, reference: NumericalProfile, column: pd.Series) -> ColumnDriftResult:
-    import pandas as pd
-
-    if not pd.api.types.is_numeric_dtype(column):
-        raise DataValidationError(f"numerical column {name!r} holds {column.dtype} values in the current batch")
-    current = _sorted_finite(column.to_numpy(dtype=np.float64, na_value=np.nan))
+def _numerical_drift(name: str, reference: NumericalProfile, column: pd.Series, source: str) -> ColumnDriftResult:
+    numbers = as_numbers(column, name, source=source)
+    current = _sorted_finite(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
     if current.size == 0:
-        raise DataValidationError(f"column {name!r} has no finite value in the current batch")
+        return _all_missing("num", "current")
 
     # Only "more than 5 distinct values in both sides together" matters to the selection: count them
     # only when the reference has few.
@@ -125,51 +143,84 @@ def _counted_drift(
     return _run(kind, method, score, name)
 
 
-def _categorical_drift(name: str, reference: CategoryCounts, column: pd.Series) -> ColumnDriftResult:
-    current = count_categories(column, name)
+def _categorical_drift(name: str, reference: CategoryCounts, column: pd.Series, source: str) -> ColumnDriftResult:
+    current = count_categories(cast_column(column, name, "cat", reference.keys, source=source), name)
     if current.rows == 0:
-        raise DataValidationError(f"column {name!r} has no value in the current batch")
+        return _all_missing("cat", "current")
     ref_counts, cur_counts = align_counts(reference, current)
     return _counted_drift("cat", name, ref_counts, cur_counts, reference.rows)
 
 
-def detect_drift(profile: ReferenceProfile, current: pd.DataFrame, *, drift_share: float = 0.5) -> DriftResult:
+def _empty_in_reference(kind: Kind, column: pd.Series) -> ColumnDriftResult:
+    return _all_missing(kind, "reference" if has_value(column) else "both")
+
+
+def detect_drift(
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    *,
+    drift_share: float = 0.5,
+    target_in_share: bool = True,
+    source: str = "current batch",
+) -> DriftResult:
     """Per-column drift of `current` against `profile` with Evidently 0.7's default DataDriftPreset
     tests and thresholds; the dataset drifts when the share of drifted columns is at least `drift_share`.
 
-    Missing values and ±inf are dropped per column, as Evidently does. A monitored column that is absent,
-    or has no value left, raises `DataValidationError` (Evidently raises too), so every score is finite.
+    Each column is first cast to the type the reference gave it (mlops_core.drift.schema), so 1, 1.0 and "1"
+    are one category of an integer column whatever the batch's file format; a value that does not fit raises
+    DataValidationError naming `source`, the column and the value. Missing values and ±inf are dropped per
+    column, as Evidently does. A column with no value left on either side is reported as all-missing and
+    left out of the share (Evidently skips such a column); the target counts toward the share only when
+    `target_in_share`. Columns the profile excluded (text) are listed with the reason.
     """
     if not 0.0 <= drift_share <= 1.0:
         raise InvalidRequestError(f"drift_share must be within [0, 1], got {drift_share!r}", "drift_share")
     if len(current) == 0:
-        raise DataValidationError("current batch is empty")
+        raise DataValidationError(f"{source} is empty")
     missing = [name for name in profile.columns if name not in current.columns]
     if missing:
-        raise DataValidationError(f"current batch lacks monitored column(s) {missing}")
+        raise DataValidationError(f"{source} lacks monitored column(s) {missing}")
     duplicated = sorted({str(c) for c in current.columns[current.columns.duplicated()]})
     if duplicated:
-        raise DataValidationError(f"current batch repeats column name(s) {duplicated}")
+        raise DataValidationError(f"{source} repeats column name(s) {duplicated}")
 
     results: dict[str, ColumnDriftResult] = {}
     # numpy's sort and arithmetic release the GIL, so numerical columns run side by side on all cores.
     with ThreadPoolExecutor(max_workers=max(1, min(len(profile.numerical), os.cpu_count() or 1))) as pool:
         futures = {
-            name: pool.submit(_numerical_drift, name, numerical, current[name])
+            name: pool.submit(_numerical_drift, name, numerical, current[name], source)
             for name, numerical in profile.numerical.items()
         }
         for name, future in futures.items():
             results[name] = future.result()
     for name, categorical in profile.categorical.items():
-        results[name] = _categorical_drift(name, categorical, current[name])
+        results[name] = _categorical_drift(name, categorical, current[name], source)
+    for name, kind in profile.empty.items():
+        results[name] = _empty_in_reference(kind, profile.cast(current[name], name, source=source))
 
-    drifted = sum(result.drifted for result in results.values())
-    share = drifted / len(results)
+    counted = [
+        result
+        for name, result in results.items()
+        if result.status == "tested" and (target_in_share or name != profile.target)
+    ]
+    if not counted:
+        why = [
+            f"{name} (the target, not counted)"
+            if result.status == "tested"
+            else f"{name} (no value in {result.missing_in})"
+            for name, result in results.items()
+        ]
+        raise DataValidationError(f"{source}: no column can count toward the drift share: {', '.join(why)}")
+    drifted = sum(result.drifted for result in counted)
+    share = drifted / len(counted)
     return DriftResult(
         detected=share >= drift_share,
         share_of_drifted_columns=share,
         number_of_drifted_columns=drifted,
-        number_of_columns=len(results),
+        number_of_columns=len(counted),
         drift_share=float(drift_share),
         columns=results,
+        excluded_columns=dict(profile.excluded),
+        target=profile.target if profile.target in results else None,
+        target_in_share=target_in_share,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlops_core.drift.kinds import resolve_column_kinds
+from mlops_core.drift.schema import cast_column, category_keys, has_value
 from mlops_core.exceptions import DataValidationError, InvalidRequestError
 from mlops_core.report.csp import inline_scripts, meta_tag, page_policy
 
@@ -32,6 +33,20 @@ class DriftReportHtml:
     rows_used: dict[str, int]  # {"reference": ..., "current": ...}
 
 
+def _definition(numerical: list[str], categorical: list[str]) -> DataDefinition:
+    from evidently import DataDefinition
+
+    # Every other list is set empty so Evidently infers nothing of its own (it would add text columns, say).
+    return DataDefinition(
+        numerical_columns=numerical,
+        categorical_columns=categorical,
+        text_columns=[],
+        datetime_columns=[],
+        unknown_columns=[],
+        list_columns=[],
+    )
+
+
 def evidently_data_definition(
     reference: pd.DataFrame,
     *,
@@ -41,19 +56,62 @@ def evidently_data_definition(
 ) -> DataDefinition:
     """The DataDefinition that types every column exactly as `build_profile` does from the same inputs.
 
-    Every other list is set empty so Evidently infers nothing of its own (it would add text columns, say).
-    The target goes in as a plain column: Evidently's DataDriftPreset gives it no special test anyway.
+    Text columns are left out, as `build_profile` excludes them; columns with no value are not (Evidently
+    refuses them: `evidently_inputs` leaves them out). The target goes in as a plain column:
+    Evidently's DataDriftPreset gives it no special test anyway.
     """
-    from evidently import DataDefinition
+    kinds = resolve_column_kinds(reference, target=target, numerical=numerical, categorical=categorical)
+    return _definition(list(kinds.numerical), list(kinds.categorical))
+
+
+@dataclass(frozen=True)
+class EvidentlyInputs:
+    """Both sides as `detect_drift` sees them, and the column mapping that makes Evidently type them alike."""
+
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    definition: DataDefinition
+    all_missing: dict[str, str]  # column -> the side(s) without a value, left out of the mapping
+
+
+def evidently_inputs(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    target: str | None,
+    numerical: list[str] | None = None,
+    categorical: list[str] | None = None,
+) -> EvidentlyInputs:
+    """The monitored columns of both sides cast to the reference's types (as `build_profile` and
+    `detect_drift` cast them), with the mapping `evidently_data_definition` gives, minus the columns with no
+    value on a side: Evidently refuses those, and `detect_drift` reports them as all-missing instead."""
+    import pandas as pd
 
     kinds = resolve_column_kinds(reference, target=target, numerical=numerical, categorical=categorical)
-    return DataDefinition(
-        numerical_columns=list(kinds.numerical),
-        categorical_columns=list(kinds.categorical),
-        text_columns=[],
-        datetime_columns=[],
-        unknown_columns=[],
-        list_columns=[],
+    missing = [c for c in kinds.columns if c not in current.columns]
+    if missing:
+        raise DataValidationError(f"current batch lacks monitored column(s) {missing}")
+    ref_columns, cur_columns, all_missing = {}, {}, {}
+    for name in kinds.columns:
+        kind = "num" if name in kinds.numerical else "cat"
+        keys = category_keys(reference[name]) if kind == "cat" else None
+        ref_columns[name] = cast_column(reference[name], name, kind, keys, source="reference data")
+        cur_columns[name] = cast_column(current[name], name, kind, keys, source="current batch")
+        sides = [
+            side
+            for side, col in (("reference", ref_columns[name]), ("current", cur_columns[name]))
+            if not has_value(col)
+        ]
+        if sides:
+            all_missing[name] = "both" if len(sides) == 2 else sides[0]
+    definition = _definition(
+        [c for c in kinds.numerical if c not in all_missing], [c for c in kinds.categorical if c not in all_missing]
+    )
+    return EvidentlyInputs(
+        pd.DataFrame(ref_columns, index=reference.index),
+        pd.DataFrame(cur_columns, index=current.index),
+        definition,
+        all_missing,
     )
 
 
@@ -61,14 +119,31 @@ def _bounded(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     return frame.sample(n=max_rows, random_state=seed) if len(frame) > max_rows else frame
 
 
+_NOTE_STYLE = (
+    "margin:8px;padding:10px 14px;border:1px solid #d9a400;background:#fff6d6;font-family:sans-serif;font-size:14px"
+)
+
+
 def _sample_note(reference_rows: tuple[int, int], current_rows: tuple[int, int]) -> str:
     return (
-        '<div style="margin:8px;padding:10px 14px;border:1px solid #d9a400;background:#fff6d6;'
-        'font-family:sans-serif;font-size:14px">'
+        f'<div style="{_NOTE_STYLE}">'
         "<strong>Sampled report.</strong> This report was computed on a random sample of "
         f"{reference_rows[0]:,} of {reference_rows[1]:,} reference rows and "
         f"{current_rows[0]:,} of {current_rows[1]:,} current rows. "
         "The drift verdict of the pipeline comes from the full data, not from this sample."
+        "</div>"
+    )
+
+
+def _missing_note(all_missing: dict[str, str]) -> str:
+    import html
+
+    where = {"reference": "the reference", "current": "the current batch", "both": "either side"}
+    listed = ", ".join(f"{html.escape(str(name))} (none in {where[side]})" for name, side in all_missing.items())
+    return (
+        f'<div style="{_NOTE_STYLE}">'
+        f"<strong>Columns without any value</strong> are not in this report: {listed}. "
+        "The pipeline reports them as all missing and leaves them out of the drifted share."
         "</div>"
     )
 
@@ -149,31 +224,37 @@ def render_drift_report_html(
     max_rows: int = 20000,
     seed: int = 0,
     drift_share: float = 0.5,
+    reference_rows: int | None = None,
 ) -> DriftReportHtml:
-    """Evidently's DataDriftPreset report on at most `max_rows` randomly sampled rows of each side."""
+    """Evidently's DataDriftPreset report on at most `max_rows` randomly sampled rows of each side, cast
+    and typed as the verdict's tests see them (`evidently_inputs`).
+
+    `reference_rows` is the size of the whole reference when `reference` is already a sample of it (the
+    pipeline stores a bounded one), so the page and `sampled` say so.
+    """
     if max_rows < 1:
         raise InvalidRequestError(f"max_rows must be at least 1, got {max_rows!r}", "max_rows")
     if len(reference) == 0 or len(current) == 0:
         raise DataValidationError("reference data and current batch must both have rows")
-    definition = evidently_data_definition(reference, target=target, numerical=numerical, categorical=categorical)
-    missing = [c for c in [*definition.numerical_columns, *definition.categorical_columns] if c not in current]
-    if missing:
-        raise DataValidationError(f"current batch lacks monitored column(s) {missing}")
+    whole_reference = max(reference_rows or 0, len(reference))
     ref_sample = _bounded(reference, max_rows, seed)
     cur_sample = _bounded(current, max_rows, seed)
+    inputs = evidently_inputs(ref_sample, cur_sample, target=target, numerical=numerical, categorical=categorical)
 
     from evidently import Dataset, Report
     from evidently.presets import DataDriftPreset
 
     try:
         snapshot = Report([DataDriftPreset(drift_share=drift_share)]).run(
-            Dataset.from_pandas(cur_sample, data_definition=definition),
-            Dataset.from_pandas(ref_sample, data_definition=definition),
+            Dataset.from_pandas(inputs.current, data_definition=inputs.definition),
+            Dataset.from_pandas(inputs.reference, data_definition=inputs.definition),
         )
-    except ValueError as error:  # Evidently's way of refusing, e.g. a column with no value in the sample
+    except ValueError as error:  # Evidently's way of refusing, e.g. no column left to test
         raise DataValidationError(f"Evidently could not build the drift report: {error}") from error
     html = with_content_security_policy(make_script_data_inert(snapshot.get_html_str(as_iframe=False)))
-    sampled = len(ref_sample) < len(reference) or len(cur_sample) < len(current)
+    if inputs.all_missing:
+        html = _inject_at_top(html, _missing_note(inputs.all_missing))
+    sampled = len(ref_sample) < whole_reference or len(cur_sample) < len(current)
     if sampled:
-        html = _inject_at_top(html, _sample_note((len(ref_sample), len(reference)), (len(cur_sample), len(current))))
+        html = _inject_at_top(html, _sample_note((len(ref_sample), whole_reference), (len(cur_sample), len(current))))
     return DriftReportHtml(html, sampled, {"reference": len(ref_sample), "current": len(cur_sample)})

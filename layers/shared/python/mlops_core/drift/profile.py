@@ -1,7 +1,9 @@
 """The reference side of drift detection, computed once per baseline and stored as bytes.
 
 Per numerical column: the sorted distinct values with their counts (exact for K-S and Wasserstein) and
-the reference's population std; per categorical column: value counts. Column kinds are decided here, once.
+the reference's population std; per categorical column: value counts, keyed as numbers or as text. Column kinds
+and keys are decided here, once (see kinds and schema); columns with no value at all and columns not tested
+(text) are recorded by name, so every result can say what became of them.
 Serialized as an uncompressed `.npz` (a zip of `.npy` arrays, never pickled) plus a JSON header carrying
 the format version. Loading maps the arrays onto the given bytes without copying: floats do not compress, and
 decompressing, checksumming or copying a 1M-row, 10-column profile (90 MB) would add a sizeable share to
@@ -22,13 +24,14 @@ import numpy as np
 
 from mlops_core.drift.categories import CategoryCounts, count_categories
 from mlops_core.drift.kinds import Kind, resolve_column_kinds
+from mlops_core.drift.schema import as_numbers, cast_column, category_keys
 from mlops_core.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 FORMAT = "mlops-drift-reference-profile"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: categories cast to one kind of key; all-missing and excluded columns recorded
 
 
 @dataclass(frozen=True)
@@ -48,14 +51,24 @@ class ReferenceProfile:
     target: str | None
     numerical: dict[str, NumericalProfile] = field(default_factory=dict)
     categorical: dict[str, CategoryCounts] = field(default_factory=dict)
+    empty: dict[str, Kind] = field(default_factory=dict)  # monitored, but without any value in the reference
+    excluded: dict[str, str] = field(default_factory=dict)  # not tested (text), with the reason
 
     @property
     def columns(self) -> list[str]:
-        """Monitored columns: numerical then categorical, the order Evidently reports them in."""
-        return [*self.numerical, *self.categorical]
+        """Monitored columns: numerical then categorical, the order Evidently reports them in, then the
+        columns that had no value in the reference."""
+        return [*self.numerical, *self.categorical, *self.empty]
 
     def kind(self, column: str) -> Kind:
+        if column in self.empty:
+            return self.empty[column]
         return "num" if column in self.numerical else "cat"
+
+    def cast(self, column: pd.Series, name: str, *, source: str) -> pd.Series:
+        """`column` (of a batch) cast to the type this reference gave column `name` (see schema)."""
+        keys = self.categorical[name].keys if name in self.categorical else None
+        return cast_column(column, name, self.kind(name), keys, source=source)
 
     def to_bytes(self) -> bytes:
         arrays: dict[str, np.ndarray] = {}
@@ -71,12 +84,14 @@ class ReferenceProfile:
             arrays[f"{i}.number_counts"] = cat.number_counts
             arrays[f"{i}.labels"] = cat.labels
             arrays[f"{i}.label_counts"] = cat.label_counts
+        described += [{"name": name, "kind": kind, "status": "all_missing"} for name, kind in self.empty.items()]
         header = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "rows": self.rows,
             "target": self.target,
             "columns": described,
+            "excluded": self.excluded,
         }
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
         buffer = io.BytesIO()
@@ -102,8 +117,11 @@ class ReferenceProfile:
                 )
             numerical: dict[str, NumericalProfile] = {}
             categorical: dict[str, CategoryCounts] = {}
+            empty: dict[str, Kind] = {}
             for i, column in enumerate(header["columns"]):
-                if column["kind"] == "num":
+                if column.get("status") == "all_missing":
+                    empty[column["name"]] = "num" if column["kind"] == "num" else "cat"
+                elif column["kind"] == "num":
                     values, counts = arrays[f"{i}.values"], arrays[f"{i}.counts"]
                     if values.dtype != np.float64 or counts.dtype.kind != "u" or values.shape != counts.shape:
                         raise ValueError(f"column {column['name']!r} has malformed values or counts")
@@ -119,7 +137,8 @@ class ReferenceProfile:
             raise
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
             raise DataValidationError(f"unreadable drift reference profile: {error}") from error
-        return cls(int(header["rows"]), header["target"], numerical, categorical)
+        excluded = {str(name): str(reason) for name, reason in dict(header["excluded"]).items()}
+        return cls(int(header["rows"]), header["target"], numerical, categorical, empty, excluded)
 
 
 _LOCAL_HEADER = b"PK\x03\x04"
@@ -175,17 +194,21 @@ def _stored_arrays(data: bytes) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _numerical_profile(column: pd.Series, name: str) -> NumericalProfile:
-    import pandas as pd
-
-    if not pd.api.types.is_numeric_dtype(column):
-        raise DataValidationError(f"numerical column {name!r} holds {column.dtype} values")
-    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    values = values[np.isfinite(values)]  # Evidently turns ±inf into NaN, then drops NaN
+def _numerical_profile(column: pd.Series, name: str) -> NumericalProfile | None:
+    """None when the column has no finite value (Evidently turns ±inf into NaN, then drops NaN)."""
+    values = as_numbers(column, name, source="reference data").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = values[np.isfinite(values)]
     if values.size == 0:
-        raise DataValidationError(f"column {name!r} has no finite value in the reference data")
+        return None
     distinct, counts = np.unique(values, return_counts=True)
     return NumericalProfile(distinct, counts.astype(np.min_scalar_type(counts.max())), float(np.std(values)))
+
+
+def _categorical_profile(column: pd.Series, name: str) -> CategoryCounts | None:
+    """None when the column has no value."""
+    cast = cast_column(column, name, "cat", category_keys(column), source="reference data")
+    counts = count_categories(cast, name)
+    return counts if counts.rows else None
 
 
 def build_profile(
@@ -194,20 +217,20 @@ def build_profile(
     target: str | None,
     numerical: list[str] | None = None,
     categorical: list[str] | None = None,
+    text: list[str] | None = None,
 ) -> ReferenceProfile:
-    """Profile `reference` for `detect_drift`. Kinds not given are inferred as Evidently infers them
-    (see `resolve_column_kinds`); the target is monitored like any other column."""
+    """Profile `reference` for `detect_drift`. Kinds not given are inferred as Evidently infers them, text
+    columns excluded (see `resolve_column_kinds`); the target is monitored like any other column. A column
+    with no value is kept as all-missing; a value that does not fit its column's type raises
+    DataValidationError."""
     if len(reference) == 0:
         raise DataValidationError("reference data is empty")
     duplicated = sorted({str(c) for c in reference.columns[reference.columns.duplicated()]})
     if duplicated:
         raise DataValidationError(f"reference data repeats column name(s) {duplicated}")
-    kinds = resolve_column_kinds(reference, target=target, numerical=numerical, categorical=categorical)
-    numericals = {name: _numerical_profile(reference[name], name) for name in kinds.numerical}
-    categoricals = {}
-    for name in kinds.categorical:
-        counts = count_categories(reference[name], name)
-        if counts.rows == 0:
-            raise DataValidationError(f"column {name!r} has no value in the reference data")
-        categoricals[name] = counts
-    return ReferenceProfile(len(reference), target, numericals, categoricals)
+    kinds = resolve_column_kinds(reference, target=target, numerical=numerical, categorical=categorical, text=text)
+    numericals = {n: found for n in kinds.numerical if (found := _numerical_profile(reference[n], n)) is not None}
+    categoricals = {n: found for n in kinds.categorical if (found := _categorical_profile(reference[n], n)) is not None}
+    empty: dict[str, Kind] = {n: "num" for n in kinds.numerical if n not in numericals}
+    empty |= {n: "cat" for n in kinds.categorical if n not in categoricals}
+    return ReferenceProfile(len(reference), target, numericals, categoricals, empty, dict(kinds.excluded))
