@@ -24,12 +24,20 @@ class FakeDriftReporter:
         categorical: list[str],
         max_rows: int,
         drift_share: float,
+        reference_rows: int | None = None,
     ) -> DriftReportHtml:
         self.calls.append(
-            {"target": target, "numerical": numerical, "categorical": categorical, "drift_share": drift_share}
+            {
+                "target": target,
+                "numerical": numerical,
+                "categorical": categorical,
+                "drift_share": drift_share,
+                "reference_rows": reference_rows,
+                "columns": list(current.columns),
+            }
         )
         rows = {"reference": min(len(reference), max_rows), "current": min(len(current), max_rows)}
-        sampled = len(reference) > max_rows or len(current) > max_rows
+        sampled = max(len(reference), reference_rows or 0) > rows["reference"] or len(current) > max_rows
         return DriftReportHtml(f"<html><body>drift report {len(self.calls)}</body></html>", sampled, rows)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from mlops_core import layout
 from mlops_core.contracts import DriftOutput
-from mlops_core.exceptions import DataValidationError, InvalidRequestError, NotFoundError
+from mlops_core.exceptions import ConfigurationError, DataValidationError, InvalidRequestError, NotFoundError
 from mlops_core.pipeline import check_drift
 
 from tests.fakes import fake_deps
@@ -37,6 +39,9 @@ def test_a_drifted_batch_is_detected_with_the_contract_keys_and_the_column_kinds
     assert set(out["columns"]) == set(out["column_kinds"])
     assert out["share_of_drifted_columns"] >= 0.5
     assert out["reference_rows"] == 150
+    assert out["excluded_columns"] == {}
+    assert out["target_drift"] == {"column": "species", "counted_in_share": True, **out["columns"]["species"]}
+    assert {column["status"] for column in out["columns"].values()} == {"tested"}
 
 
 def test_the_drift_report_is_stored_beside_the_run_report_with_the_configured_share(deps) -> None:
@@ -162,3 +167,152 @@ def test_an_invalid_batch_fails_naming_the_problem_and_writes_no_report(deps) ->
     with pytest.raises(DataValidationError, match="petal_width"):
         check_drift.run(envelope(batch_key="broken.csv"), deps)
     assert deps.reports.keys() == []
+
+
+# --- types that agree: a dataset of our own, with an integer target, codes, text and holes -------------------
+
+
+def _codes(rows: int, seed: int) -> pd.DataFrame:
+    """An integer target at a 7% rate, an 8-value integer code, a free-text column and a measurement."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "amount": np.round(rng.normal(50, 10, rows), 3),  # exact through CSV
+            "code": rng.integers(0, 8, rows),
+            "note": [f"order {rng.integers(1e9)} by {rng.integers(1e6)}" for _ in range(rows)],
+            "churned": (rng.random(rows) < 0.07).astype(int),
+        }
+    )
+
+
+def _own_dataset(deps, baseline: pd.DataFrame, *, target: str = "churned", **config: Any) -> None:
+    from mlops_core.data import DatasetConfig, write_table
+
+    write_table(deps.data, "datasets/iris/baseline.parquet", baseline)
+    settings = DatasetConfig(name="iris", target=target, baseline_key="datasets/iris/baseline.parquet", **config)
+    deps.data.put_new(layout.dataset_config_key("iris"), settings.to_json().encode())
+
+
+def _batch(deps, frame: pd.DataFrame, name: str = "b.csv") -> str:
+    from mlops_core.data import write_table
+
+    return write_table(deps.data, f"datasets/iris/current/{name}", frame)
+
+
+@pytest.fixture
+def own() -> Any:
+    deps = fake_deps()
+    _own_dataset(deps, _codes(2000, 0))
+    return deps
+
+
+def test_an_integer_target_read_back_as_text_from_csv_is_no_drift(own) -> None:
+    batch = _codes(1500, 1)
+    batch.loc[batch.sample(frac=0.01, random_state=2).index, "code"] = np.nan  # the code column turns float
+    _batch(own, batch)
+    out = check_drift.run(envelope(), own)
+
+    assert out["target_drift"] == {"column": "churned", "counted_in_share": True, **out["columns"]["churned"]}
+    assert out["target_drift"]["method"] == "Jensen-Shannon distance" and not out["target_drift"]["drifted"]
+    assert out["target_drift"]["score"] < 0.05  # not √ln2 = 0.83: the same classes on both sides
+    assert out["columns"]["code"]["column_type"] == "num" and not out["columns"]["code"]["drifted"]
+    assert out["detected"] is False and out["number_of_columns"] == 3
+
+
+def test_the_same_batch_as_csv_or_parquet_gets_the_same_verdict(own) -> None:
+    batch = _codes(1500, 3)
+    csv = check_drift.run(envelope("run-csv", batch_key=_batch(own, batch, "b.csv")), own)
+    parquet = check_drift.run(envelope("run-pq", batch_key=_batch(own, batch, "b.parquet")), own)
+    assert csv["columns"] == parquet["columns"] and csv["target_drift"] == parquet["target_drift"]
+
+
+def test_a_text_column_is_excluded_with_its_reason_and_kept_for_the_model(own) -> None:
+    _batch(own, _codes(500, 4))
+    out = check_drift.run(envelope(), own)
+    assert set(out["excluded_columns"]) == {"note"} and out["excluded_columns"]["note"].startswith("text (")
+    assert "note" not in out["columns"] and out["column_kinds"]["note"] == "cat"  # training still sees it
+    assert "note" not in own.drift_reporter.calls[0]["columns"]
+
+
+def test_a_text_column_listed_as_categorical_is_tested(own) -> None:
+    deps = fake_deps()
+    _own_dataset(deps, _codes(500, 0), categorical=["note"])
+    _batch(deps, _codes(300, 4))
+    out = check_drift.run(envelope(), deps)
+    assert out["excluded_columns"] == {} and out["columns"]["note"]["drifted"]  # every value is new
+
+
+def test_a_column_with_no_value_in_the_batch_is_reported_and_not_counted(own) -> None:
+    _batch(own, _codes(500, 5).assign(note=None, amount=np.nan))
+    out = check_drift.run(envelope(), own)
+    amount = out["columns"]["amount"]
+    assert (amount["status"], amount["missing_in"], amount["score"], amount["drifted"]) == (
+        "all_missing",
+        "current",
+        None,
+        False,
+    )
+    assert out["number_of_columns"] == 2  # code and the target
+
+
+def test_the_target_can_be_kept_out_of_the_share() -> None:
+    deps = fake_deps(settings={"target_in_drift_share": False})
+    _own_dataset(deps, _codes(2000, 0))
+    batch = _codes(2000, 0).assign(churned=lambda f: (f["amount"] > 45).astype(int))  # the labels moved, nothing else
+    _batch(deps, batch)
+    out = check_drift.run(envelope(), deps)
+    assert out["target_drift"]["drifted"] and out["target_drift"]["counted_in_share"] is False
+    assert (out["number_of_drifted_columns"], out["number_of_columns"]) == (0, 2)
+    assert out["detected"] is False
+
+
+def test_a_wrong_target_fails_in_one_line_naming_the_baseline_and_the_fix() -> None:
+    deps = fake_deps()
+    _own_dataset(deps, _codes(200, 0), target="label")
+    _batch(deps, _codes(100, 1).rename(columns={"churned": "label"}))
+    with pytest.raises(ConfigurationError) as error:
+        check_drift.run(envelope(), deps)
+    assert str(error.value) == (
+        "baseline s3://data/datasets/iris/baseline.parquet has no target column 'label': set \"target\" in "
+        "s3://data/datasets/iris/dataset.json to one of 'amount', 'code', 'note', 'churned'"
+    )
+
+
+def test_a_missing_configured_feature_fails_naming_the_field_to_fix() -> None:
+    deps = fake_deps()
+    _own_dataset(deps, _codes(200, 0), features=["amount", "colour"], categorical=["colour"])
+    _batch(deps, _codes(100, 1))
+    with pytest.raises(ConfigurationError, match=r"no column 'colour' of \"features\": fix \"features\" in s3://"):
+        check_drift.run(envelope(), deps)
+
+
+def test_a_label_that_is_not_a_number_names_the_batch_the_column_and_the_value(own) -> None:
+    batch = _codes(100, 7).astype({"churned": object})
+    batch.loc[3, "churned"] = "yes"
+    key = _batch(own, batch)
+    with pytest.raises(DataValidationError, match=rf"^batch s3://data/{key}: column 'churned' holds 1 value\(s\) that"):
+        check_drift.run(envelope(), own)
+    assert own.reports.keys() == []
+
+
+def test_an_unlabelled_batch_is_refused(own) -> None:
+    _batch(own, _codes(100, 8).assign(churned=None))
+    with pytest.raises(DataValidationError, match="the target 'churned' has no value at all"):
+        check_drift.run(envelope(), own)
+
+
+@pytest.mark.parametrize(
+    ("max_rows", "batch_rows", "sampled", "rows"),
+    [
+        (20_000, 300, False, {"reference": 150, "current": 300}),
+        (120, 100, True, {"reference": 120, "current": 100}),  # only the stored reference sample is bounded
+        (200, 300, True, {"reference": 150, "current": 200}),
+    ],
+)
+def test_report_sampled_is_true_whenever_either_side_was_sampled(max_rows, batch_rows, sampled, rows) -> None:
+    deps = fake_deps(settings={"drift_report_max_rows": max_rows})
+    seed(deps)
+    add_batch(deps, rows=batch_rows)
+    out = check_drift.run(envelope(), deps)
+    assert (out["report_sampled"], out["report_rows"]) == (sampled, rows)
+    assert deps.drift_reporter.calls[0]["reference_rows"] == 150

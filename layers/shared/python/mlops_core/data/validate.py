@@ -3,7 +3,9 @@
 Every problem found is listed in one DataValidationError, naming the columns, so one failed run tells the data
 owner everything to fix. Labels the baseline never had are allowed (drift can bring a new class, and the
 retrained model learns it from the batch) but reported in `ValidationReport.unseen_labels`; a batch where
-no label at all was seen before is rejected, as that is a different encoding of the target, not drift.
+no label at all was seen before is rejected, as that is a different encoding of the target, not drift. Labels
+compare as numbers where both spell numbers, so a class read as 1 from Parquet is the "1" of a CSV. A feature
+with no value at all is allowed (drift reports it as all missing); an unlabelled batch is not.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from mlops_core.data.io import as_text
-from mlops_core.exceptions import DataValidationError
+from mlops_core.exceptions import ConfigurationError, DataValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,8 +87,45 @@ def _examples(values: Iterable[object]) -> str:
     return ", ".join(shown)
 
 
-def _label_text(values: Iterable[object]) -> set[str]:
-    return {str(v) for v in values}
+def _label_key(value: object) -> str:
+    """A label's spelling with numbers normalised: 1, 1.0, "1" and "1.0" are one class."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))  # as text spells it: "True"
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if number.is_integer():
+        return str(int(number))
+    return repr(number)
+
+
+def _label_keys(values: Iterable[object]) -> dict[str, str]:
+    """Each label's key, mapped to its first spelling (to name it in messages)."""
+    keys: dict[str, str] = {}
+    for value in values:
+        keys.setdefault(_label_key(value), str(value))
+    return keys
+
+
+def check_baseline_columns(columns: Iterable[str], config: DatasetConfig, *, source: str, config_source: str) -> None:
+    """Raise ConfigurationError, in one line, when the baseline lacks the target or a configured feature or
+    categorical column: it names the baseline (`source`), the columns and the field of dataset.json
+    (`config_source`) to fix."""
+    present = [str(c) for c in columns]
+    listing = ", ".join(repr(c) for c in present)
+    problems = []
+    if config.target not in present:
+        problems.append(f'no target column {config.target!r}: set "target" in {config_source} to one of {listing}')
+    for field_name in ("features", "categorical"):
+        absent = [c for c in getattr(config, field_name) or () if c not in present]
+        if absent:
+            named = ", ".join(repr(c) for c in absent)
+            problems.append(f'no column {named} of "{field_name}": fix "{field_name}" in {config_source}')
+    if problems:
+        raise ConfigurationError(f"baseline {source} has " + "; ".join(problems))
 
 
 def validate_batch(
@@ -98,7 +137,8 @@ def validate_batch(
     source: str = "batch",
 ) -> ValidationReport:
     """Raise DataValidationError listing every problem: no rows, duplicate, missing or unexpected columns,
-    non-numeric values in a numeric column, infinite values, all-missing columns, missing or unknown labels."""
+    non-numeric values in a numeric column, infinite values, missing or unknown labels. Features with no value
+    at all are reported in `warnings`."""
     import numpy as np
     import pandas as pd
 
@@ -125,8 +165,13 @@ def validate_batch(
 
     present = [c for c in expected if c in columns]
     empty = [c for c in present if df[c].isna().all()]
-    if empty:
-        problems.append(f"columns with no values at all (all missing): {', '.join(empty)}")
+    if target in empty:
+        problems.append(f"the target {target!r} has no value at all ({len(df.index)} rows): a batch must be labelled")
+    unseen: list[str] = []
+    warnings: list[str] = []
+    empty_features = [c for c in empty if c != target]
+    if empty_features:
+        warnings.append(f"columns with no values at all (all missing): {', '.join(empty_features)}")
     for column in (c for c in present if kinds.get(c) == "num" and c not in empty):
         values = df[column]
         if pd.api.types.is_bool_dtype(values):
@@ -142,8 +187,6 @@ def validate_batch(
         elif np.isinf(numbers.to_numpy(dtype="float64", na_value=np.nan)).any():
             problems.append(f"column {column!r} has infinite values")
 
-    unseen: list[str] = []
-    warnings: list[str] = []
     if target in columns and target not in empty:
         labels = df[target]
         unlabeled = int(labels.isna().sum())
@@ -151,13 +194,13 @@ def validate_batch(
             rows = labels.index[labels.isna()].tolist()
             problems.append(f"the target {target!r} is missing in {unlabeled} rows (e.g. rows {_examples(rows)})")
         if reference_labels is not None:
-            known = _label_text(reference_labels)
-            seen = _label_text(labels.dropna().unique())
-            unseen = sorted(seen - known)
-            if unseen and unseen == sorted(seen):
+            known = _label_keys(reference_labels)
+            seen = _label_keys(labels.dropna().unique())
+            unseen = sorted(seen[key] for key in seen.keys() - known.keys())
+            if unseen and len(unseen) == len(seen):
                 problems.append(
                     f"none of the target {target!r} labels was seen in the baseline: got {_examples(unseen)}, "
-                    f"expected labels like {_examples(sorted(known))}"
+                    f"expected labels like {_examples(sorted(known.values()))}"
                 )
             elif unseen:
                 warnings.append(f"labels not in the baseline: {', '.join(unseen)}")

@@ -27,24 +27,27 @@ def run(state: dict[str, Any], deps: Deps) -> DriftOutput:
     reference = references.load_or_build(deps.data, config, sample_rows=settings.drift_report_max_rows)
 
     batch = read_table(deps.data, batch_key, categorical=reference.categorical)
-    validate_batch(
-        batch,
-        config,
-        reference.dtypes,
-        reference_labels=reference.labels,
-        source=f"batch {deps.data.uri(batch_key)}",
+    source = f"batch {deps.data.uri(batch_key)}"
+    validate_batch(batch, config, reference.dtypes, reference_labels=reference.labels, source=source)
+    profile = reference.profile
+    # Cast inside to the baseline's types, so 1, 1.0 and "1" are one class whatever the file format.
+    result = detect_drift(
+        profile,
+        batch[profile.columns],
+        drift_share=settings.drift_share,
+        target_in_share=settings.target_in_drift_share,
+        source=source,
     )
-    columns = list(reference.kinds)
-    result = detect_drift(reference.profile, batch[columns], drift_share=settings.drift_share)
 
     report = deps.drift_reporter.render(
         reference.sample,
-        batch[columns],
+        batch[profile.columns],
         target=config.target,
-        numerical=reference.numerical,
-        categorical=[c for c in reference.categorical if c != config.target],
+        numerical=[c for c in profile.columns if profile.kind(c) == "num"],
+        categorical=[c for c in profile.columns if profile.kind(c) == "cat" and c != config.target],
         max_rows=settings.drift_report_max_rows,
         drift_share=settings.drift_share,
+        reference_rows=reference.rows,
     )
     report_key = layout.drift_report_key(ctx.run_id)
     # A retried step renders the same run again; the first rendering stands.
@@ -65,7 +68,12 @@ def run(state: dict[str, Any], deps: Deps) -> DriftOutput:
         number_of_columns=verdict["number_of_columns"],
         drift_share=verdict["drift_share"],
         columns=verdict["columns"],
+        excluded_columns=verdict["excluded_columns"],
+        target_drift=verdict["target_drift"],
         report_key=report_key,
-        report_sampled=report.sampled,
+        # The stored reference sample is itself bounded, so the report's own flag can miss that side.
+        report_sampled=report.sampled
+        or report.rows_used["reference"] < reference.rows
+        or report.rows_used["current"] < len(batch),
         report_rows=report.rows_used,
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlops_core import settings
+from mlops_core.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from mlops_core.ports import Clock, DriftReporter, ModelRegistry, ObjectStore, PredictionApi, Trainer
@@ -35,6 +36,7 @@ class PipelineSettings:
     online_fraction: float = 0.2
     pending_max_days: float = 14.0
     pool_max_rows: int = 100_000
+    target_in_drift_share: bool = True
     reports_website_url: str | None = None
     mlflow_ui_url: str | None = None
 
@@ -61,9 +63,18 @@ class PipelineSettings:
             online_fraction=settings.get_float(settings.ONLINE_FRACTION),
             pending_max_days=settings.get_float(settings.PENDING_MAX_DAYS),
             pool_max_rows=settings.get_int(settings.POOL_MAX_ROWS),
+            target_in_drift_share=flag(settings.TARGET_IN_DRIFT_SHARE),
             reports_website_url=settings.get(settings.REPORTS_WEBSITE_URL),
             mlflow_ui_url=settings.get(settings.MLFLOW_UI_URL),
         )
+
+
+def flag(name: str) -> bool:
+    """A true/false setting; anything else is a ConfigurationError naming the variable."""
+    raw = (settings.get(name) or "").strip().lower()
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"environment variable {name}={raw!r} is not valid: set it to true or false")
+    return raw == "true"
 
 
 def model_ids(raw: str | None) -> list[str] | None:

@@ -3,6 +3,10 @@
 A profile holds what the drift tests need from the baseline (exact, see mlops_core.drift), plus a bounded
 sample that Evidently's HTML report compares against, plus the baseline's column types and labels for batch
 validation. Its key carries the baseline's ETag, so replacing the baseline yields a new profile.
+
+Column kinds are fixed here, from the baseline, and every batch is cast to them: configured categoricals and
+the target are categories, other numeric columns numbers, other text columns categories unless most of their
+values are distinct (text, which the drift tests leave out, saying so).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from mlops_core import layout
 from mlops_core.data import DatasetConfig, column_kinds, dtypes_of, put_if_absent, read_table
+from mlops_core.data.validate import check_baseline_columns
 from mlops_core.exceptions import NotFoundError
 
 if TYPE_CHECKING:
@@ -22,7 +27,7 @@ if TYPE_CHECKING:
     from mlops_core.drift import ReferenceProfile
     from mlops_core.ports import ObjectStore
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: batches cast to the baseline's types; text and all-missing columns recorded
 
 
 @dataclass
@@ -30,7 +35,7 @@ class Reference:
     prefix: str
     rows: int
     dtypes: dict[str, str]
-    kinds: dict[str, str]  # column -> "num" | "cat"
+    kinds: dict[str, str]  # column -> "num" | "cat": every column the model sees, text ones included
     labels: list[str]
     profile: ReferenceProfile
     sample: pd.DataFrame
@@ -56,24 +61,38 @@ def load_or_build(store: ObjectStore, config: DatasetConfig, *, sample_rows: int
     except NotFoundError:
         pass
     baseline = read_table(store, config.baseline_key, categorical=config.categorical or [])
+    check_baseline_columns(
+        baseline.columns,
+        config,
+        source=store.uri(config.baseline_key),
+        config_source=store.uri(layout.dataset_config_key(config.name)),
+    )
     reference = build(baseline, config, prefix=prefix, sample_rows=sample_rows, seed=seed)
     _store(store, reference)
     return reference
 
 
 def build(baseline: pd.DataFrame, config: DatasetConfig, *, prefix: str, sample_rows: int, seed: int) -> Reference:
-    from mlops_core.drift import build_profile
+    from mlops_core.drift import build_profile, infer_kind
 
     dtypes = dtypes_of(baseline)
     kinds = dict(column_kinds(config, dtypes))
     kinds[config.target] = "cat"  # classification labels are categories, whatever their dtype
     columns = list(kinds)
+    configured = {*(config.categorical or []), config.target}
     numerical = [c for c in columns if kinds[c] == "num"]
-    categorical = [c for c in columns if kinds[c] == "cat" and c != config.target]
-    profile = build_profile(baseline[columns], target=config.target, numerical=numerical, categorical=categorical)
-    sample = baseline[columns]
+    text = [c for c in columns if kinds[c] == "cat" and c not in configured and infer_kind(baseline[c]) == "text"]
+    categorical = [c for c in columns if kinds[c] == "cat" and c != config.target and c not in text]
+    profile = build_profile(
+        baseline[columns], target=config.target, numerical=numerical, categorical=categorical, text=text
+    )
+    # The report's sample holds the monitored columns as the tests see them (and as Parquet can store them).
+    sample = baseline[profile.columns]
     if len(sample) > sample_rows:
         sample = sample.sample(n=sample_rows, random_state=seed).sort_index()
+    sample = sample.copy()
+    for column in profile.columns:
+        sample[column] = profile.cast(sample[column], column, source="baseline")
     labels = sorted({str(v) for v in baseline[config.target].dropna().unique()})
     return Reference(prefix, len(baseline), dtypes, kinds, labels, profile, sample)
 
