@@ -11,11 +11,21 @@ from typing import Literal, NotRequired, TypedDict
 
 
 class ColumnDrift(TypedDict):
-    column_type: Literal["num", "cat"]
-    method: str  # Evidently's method id, e.g. "K-S p_value", "Wasserstein distance (normed)"
-    score: float
-    threshold: float
-    drifted: bool
+    column_type: Literal["num", "cat"]  # as the baseline typed it: every batch is cast to that first
+    status: Literal["tested", "all_missing"]  # all_missing: no value on a side, so no test and not in the share
+    method: str | None  # Evidently's method id, e.g. "K-S p_value", "Wasserstein distance (normed)"; None untested
+    score: float | None
+    threshold: float | None
+    drifted: bool  # False when untested
+    missing_in: Literal["reference", "current", "both"] | None  # the side(s) without a value, for all_missing
+
+
+class TargetDrift(ColumnDrift):
+    """The target's own entry of `columns`, with its name and whether it counts toward the drifted share
+    (the TARGET_IN_DRIFT_SHARE setting)."""
+
+    column: str
+    counted_in_share: bool
 
 
 class DriftOutput(TypedDict):
@@ -27,17 +37,19 @@ class DriftOutput(TypedDict):
     reference_key: str
     reference_rows: int
     profile_prefix: str  # where the baseline's reference profile and report sample live
-    # Every monitored column, the target included, in the baseline's order: "num" or "cat". Later steps type
-    # the data by it instead of reading the profile again.
+    # Every column the model sees, the target included, in the baseline's order: "num" or "cat". Later steps type
+    # the data by it instead of reading the profile again. Drift tests all but `excluded_columns`.
     column_kinds: dict[str, Literal["num", "cat"]]
     detected: bool
     share_of_drifted_columns: float
     number_of_drifted_columns: int
-    number_of_columns: int
+    number_of_columns: int  # the columns the share counts: tested ones, the target only when counted_in_share
     drift_share: float
-    columns: dict[str, ColumnDrift]
+    columns: dict[str, ColumnDrift]  # every monitored column, the target and all-missing ones included
+    excluded_columns: dict[str, str]  # columns not tested (text), with the reason
+    target_drift: TargetDrift | None
     report_key: str  # Evidently HTML, in the reports bucket beside the run report
-    report_sampled: bool
+    report_sampled: bool  # True when the report saw fewer rows than either side has
     report_rows: dict[str, int]  # rows the report was built on: {"reference": ..., "current": ...}
 
 
