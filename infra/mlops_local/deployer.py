@@ -218,8 +218,20 @@ def _template_reference(s3: Any, bucket: str, body: str) -> dict[str, str]:
         return {"TemplateBody": body}
     key = f"templates/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
-    endpoint = s3.meta.endpoint_url.rstrip("/")
-    return {"TemplateURL": f"{endpoint}/{bucket}/{key}"}
+    return {"TemplateURL": f"{_loopback_as_localhost(s3.meta.endpoint_url.rstrip('/'))}/{bucket}/{key}"}
+
+
+def _loopback_as_localhost(endpoint: str) -> str:
+    """moto reads a TemplateURL from its own S3 as a path-style URL only when the URL contains "localhost"; for
+    http://127.0.0.1:port/bucket/key it takes "127" for the bucket's name (moto 5.2.5,
+    cloudformation/utils.py `get_stack_from_s3_url`). The loopback address is the same host either way."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    if parts.hostname not in ("127.0.0.1", "::1"):
+        return endpoint
+    netloc = "localhost" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
 
 
 def stack_status(cfn: Any, stack_name: str) -> str | None:

@@ -241,7 +241,7 @@ def test_transform_yields_zip_functions_with_the_layer(transformed: dict[str, An
     assert layer_id.startswith("SharedLayer")
     assert layers[layer_id]["Content"]["S3Bucket"] == BUCKET
     functions = _of_type(transformed, "AWS::Lambda::Function")
-    assert len(functions) == 7
+    assert len(functions) == 8  # seven pipeline steps and the API
     for logical_id, props in functions.items():
         assert props["Layers"] == [{"Ref": layer_id}], logical_id
         assert props["Runtime"] == "python3.11"
@@ -411,3 +411,35 @@ def test_an_unchanged_template_after_a_rolled_back_update_is_no_error(
     _deploy(moto_target, small_template)
     _leave_stack("UPDATE_ROLLBACK_COMPLETE", "Bucket: the failed update")
     assert _deploy(moto_target, small_template).status == "UPDATE_ROLLBACK_COMPLETE"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("http://127.0.0.1:4566", "http://localhost:4566"),
+        ("http://[::1]:4566", "http://localhost:4566"),
+        ("http://localhost:4566", "http://localhost:4566"),
+        ("https://s3.us-east-1.amazonaws.com", "https://s3.us-east-1.amazonaws.com"),
+    ],
+)
+def test_a_large_template_is_referenced_by_a_url_moto_reads_from_its_own_s3(endpoint: str, expected: str) -> None:
+    from mlops_local.deployer import _loopback_as_localhost
+
+    assert _loopback_as_localhost(endpoint) == expected
+
+
+def test_a_template_over_the_inline_limit_goes_through_s3_and_moto_finds_it() -> None:
+    from mlops_local.deployer import _loopback_as_localhost, _template_reference
+    from moto import mock_aws
+    from moto.cloudformation.utils import get_stack_from_s3_url
+
+    body = '{"Resources": {}, "Description": "' + "x" * 60_000 + '"}'
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="deploy-bucket")
+        reference = _template_reference(s3, "deploy-bucket", body)
+        key = reference["TemplateURL"].split("/deploy-bucket/", 1)[1]
+        assert key.startswith("templates/")
+        # what the emulator's CloudFormation receives for this object, its S3 being at 127.0.0.1
+        url = f"{_loopback_as_localhost('http://127.0.0.1:4566')}/deploy-bucket/{key}"
+        assert get_stack_from_s3_url(url, account_id="123456789012", partition="aws") == body
