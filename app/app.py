@@ -16,6 +16,7 @@ from mlops_core.api import (
     aliases_in,
     check_health,
     check_management_credential,
+    parse_experiment_query,
     parse_feedback_request,
     parse_json_body,
     parse_management_request,
@@ -24,7 +25,7 @@ from mlops_core.api import (
     record_feedback,
     to_http,
 )
-from mlops_core.api.prediction import PredictionService
+from mlops_core.api.prediction import PredictionService, shadow_mode_setting
 from mlops_core.api.reports import HTML_HEADERS
 from mlops_core.exceptions import InvalidRequestError, MlopsError
 from mlops_core.variants import PRODUCTION, STAGING
@@ -70,7 +71,9 @@ def prediction_service() -> PredictionService:
     from mlops_core.prediction_ids import default_secret
 
     store = ab_store()
-    return PredictionService(model_registry(), store.get_traffic, store.recorder, default_secret())
+    return PredictionService(
+        model_registry(), store.get_traffic, store.recorder, default_secret(), shadow_mode=shadow_mode_setting()
+    )
 
 
 def reset_wiring() -> None:
@@ -190,10 +193,10 @@ def model_status() -> Any:
 @app.route("/models/promote", methods=["POST"], content_types=ANY_CONTENT)
 @api_view
 def promote() -> Any:
+    from mlops_core.api.models import parse_promote_request, promote_staged
+
     authorize()
-    request = parse_management_request(json_body(required=False), "promoted through the API")
-    record = model_registry().promote_staging(actor=request.actor, reason=request.reason, evidence={"source": "api"})
-    return record.to_dict()
+    return promote_staged(model_registry(), parse_promote_request(json_body(required=False)))
 
 
 @app.route("/models/rollback", methods=["POST"], content_types=ANY_CONTENT)
@@ -208,9 +211,8 @@ def rollback() -> Any:
 @app.route("/stats/ab", methods=["GET"])
 @api_view
 def ab_stats() -> Any:
-    store = ab_store()
-    store.flush()
-    return store.stats()
+    experiment = parse_experiment_query(app.current_request.query_params)
+    return ab_store().stats(experiment)  # flushes this instance's counts first
 
 
 @app.route("/stats/ab/reset", methods=["POST"], content_types=ANY_CONTENT)

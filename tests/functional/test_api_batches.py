@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from mlops_core import settings
-from mlops_core.prediction_ids import default_secret, make_prediction_id, parse_prediction_id
+from mlops_core.ab_store import pair_outcome
+from mlops_core.prediction_ids import default_secret, make_prediction_id, parse_prediction_id, parse_signed_prediction
 from mlops_core.routing import choose_variant
 from test_ab_store import serialised_dynamodb  # noqa: F401 (fixture)
 from test_api_routes import (  # noqa: F401 (fixtures)
@@ -131,7 +132,8 @@ def test_bad_batches_are_400s_naming_the_field_and_count_as_no_traffic(client, m
     assert counters(client) == {"production": counts(), "staging": counts()}
 
 
-def test_only_a_model_failing_after_validation_counts_as_its_variants_error(client, monkeypatch) -> None:  # noqa: F811
+def break_staging_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pass of model v2 (Staging) fails from now on, served or in shadow."""
     from mlops_core.api import prediction
 
     answer = prediction._labels_and_probabilities
@@ -142,6 +144,10 @@ def test_only_a_model_failing_after_validation_counts_as_its_variants_error(clie
         return answer(model, frame)
 
     monkeypatch.setattr(prediction, "_labels_and_probabilities", staging_fails)
+
+
+def test_only_a_model_failing_after_validation_counts_as_its_variants_error(client, monkeypatch) -> None:  # noqa: F811
+    break_staging_model(monkeypatch)
     to_production = sum(choose_variant(0.5, key=user_id) == "production" for user_id in USERS)
     assert post(client, "/predict", {"instances": iris_rows(len(USERS)), "user_ids": USERS}).status_code == 500
     assert post(client, "/predict", {"features": {**IRIS_ROW, "sepal_length": "x"}}).status_code == 400
@@ -279,3 +285,207 @@ def test_overlapping_feedback_batches_from_many_threads_count_each_label_once(
     assert labelled["production"]["labelled"] + labelled["staging"]["labelled"] == 120
     for variant in VERSIONS:
         assert labelled[variant]["labelled"] == sum(item["variant"] == variant for item in items)
+
+
+# shadow mode: every request scored by both models, paired evidence from feedback
+IRIS_USERS = [f"iris-user-{i}" for i in range(150)]
+
+
+def iris_all() -> tuple[list[dict[str, float]], list[str]]:
+    X, y = iris_frame()
+    return X.to_dict(orient="records"), y.tolist()
+
+
+def predictions_by_version(chalice_app: Any, rows: list[dict]) -> dict[str, list]:  # noqa: F811
+    """What each loaded model predicts for the rows, by its version."""
+    import pandas as pd
+
+    registry = chalice_app.model_registry()
+    models = {alias: registry.load(alias) for alias in VERSIONS}
+    return {str(m.version): m.predict(pd.DataFrame(rows)[m.feature_names]).tolist() for m in models.values()}
+
+
+def stats(http: Any, query: str = "") -> dict:
+    response = http.get(f"/stats/ab{query}")
+    assert response.status_code == 200, response.body
+    return response.json_body
+
+
+def expected_experiment(items: list[dict], labels: list[str]) -> dict:
+    counts = dict.fromkeys(("pairs", "both_correct", "staging_only", "production_only", "both_wrong"), 0)
+    for item, label in zip(items, labels, strict=True):
+        signed = parse_signed_prediction(item["prediction_id"], default_secret())
+        served_right, shadow_right = signed.label == label, signed.shadow_label == label
+        production, staging = (
+            (served_right, shadow_right) if signed.variant == "production" else (shadow_right, served_right)
+        )
+        counts["pairs"] += 1
+        counts[pair_outcome(production, staging)] += 1
+    return {"production_version": "1", "staging_version": "2", **counts}
+
+
+def test_every_row_is_scored_by_both_models_and_served_by_the_split(client, chalice_app) -> None:  # noqa: F811
+    rows, _ = iris_all()
+    items = predict_batch(client, rows, IRIS_USERS)
+
+    served = [choose_variant(0.5, key=user_id) for user_id in IRIS_USERS]
+    assert [item["variant"] for item in items] == served  # the split decides, as without shadow mode
+    by_version = predictions_by_version(chalice_app, rows)
+    disagreements = 0
+    for row, item in enumerate(items):
+        assert set(item) == {"prediction", "probabilities", "prediction_id", "variant", "model_version"}
+        signed = parse_signed_prediction(item["prediction_id"], default_secret())
+        other = "2" if item["model_version"] == "1" else "1"
+        assert (signed.variant, signed.version, signed.label) == (
+            item["variant"],
+            item["model_version"],
+            item["prediction"],
+        )
+        assert (signed.shadow_version, signed.shadow_label) == (other, by_version[other][row])
+        assert item["prediction"] == by_version[item["model_version"]][row]
+        disagreements += signed.label != signed.shadow_label
+    assert disagreements > 0  # the two models differ on some rows: the pairs below carry information
+
+    to_production = served.count("production")
+    counted = stats(client)["by_version"]
+    assert (counted["1"]["requests"], counted["1"]["rows"]) == (1, to_production)
+    assert (counted["2"]["requests"], counted["2"]["rows"]) == (1, 150 - to_production)
+    assert counted["1"]["shadow"] == {
+        "requests": 1,
+        "rows": 150 - to_production,
+        "errors": 0,
+        "labelled": 0,
+        "correct": 0,
+    }
+    assert counted["2"]["shadow"] == {"requests": 1, "rows": to_production, "errors": 0, "labelled": 0, "correct": 0}
+    assert counters(client)["production"] == counts(requests=1, rows=to_production)  # variants count as before
+
+
+def test_a_single_record_is_scored_in_shadow_too(client) -> None:  # noqa: F811
+    assert post(client, "/config/traffic", {"production": 0.0}, AUTH).status_code == 200
+    item = post(client, "/predict", {"features": IRIS_ROW}).json_body
+    assert (item["variant"], item["model_version"]) == ("staging", "2")
+    signed = parse_signed_prediction(item["prediction_id"], default_secret())
+    assert (signed.shadow_variant, signed.shadow_version, signed.shadow_label) == ("production", "1", "setosa")
+    recorded = post(client, "/feedback", {"prediction_id": item["prediction_id"], "label": "setosa"}).json_body
+    assert recorded["shadow"] == {"variant": "production", "model_version": "1", "predicted": "setosa", "correct": True}
+
+
+def test_feedback_counts_each_labelled_request_once_as_a_pair_of_its_experiment(client) -> None:  # noqa: F811
+    rows, labels = iris_all()
+    items = predict_batch(client, rows, IRIS_USERS)
+    sent = [(item["prediction_id"], label) for item, label in zip(items, labels, strict=True)]
+    assert feedback(client, sent[:100])["recorded"] == 100
+    assert feedback(client, sent[100:])["recorded"] == 50
+    expected = expected_experiment(items, labels)
+    assert stats(client)["experiments"] == [expected]
+
+    # Labelled again, in another spelling of the id or in the single form: nothing more is counted.
+    again = feedback(client, [sent[0], (sent[1][0] + "==", sent[1][1]), (sent[2][0] + "=", sent[2][1])])
+    assert [result["status"] for result in again["results"]] == ["duplicate", "rejected", "rejected"]
+    assert_error(post(client, "/feedback", {"prediction_id": sent[3][0], "label": sent[3][1]}), 409)
+    selected = stats(client, "?production_version=1&staging_version=2")
+    assert selected["experiments"] == [expected]
+    by_version = selected["by_version"]
+    assert by_version["1"]["labelled"] + by_version["1"]["shadow"]["labelled"] == 150
+    assert by_version["2"]["labelled"] + by_version["2"]["shadow"]["labelled"] == 150
+    production_right = expected["both_correct"] + expected["production_only"]
+    assert by_version["1"]["correct"] + by_version["1"]["shadow"]["correct"] == production_right
+
+
+def test_a_failing_shadow_never_fails_the_request_and_is_counted(client, monkeypatch) -> None:  # noqa: F811
+    break_staging_model(monkeypatch)
+    assert post(client, "/config/traffic", {"production": 1.0}, AUTH).status_code == 200
+    single = post(client, "/predict", {"features": IRIS_ROW})
+    batch = post(client, "/predict", {"instances": iris_rows(5), "user_id": "someone"})
+    assert single.status_code == batch.status_code == 200, (single.body, batch.body)
+    ids = [single.json_body["prediction_id"]] + [item["prediction_id"] for item in batch.json_body["predictions"]]
+    assert {parse_signed_prediction(i, default_secret()).shadow_version for i in ids} == {None}
+
+    counted = stats(client)
+    assert counters(client)["production"] == counts(requests=2, rows=6)
+    assert counted["by_version"]["1"]["errors"] == 0
+    assert counted["by_version"]["2"]["shadow"] == {"requests": 2, "rows": 6, "errors": 2, "labelled": 0, "correct": 0}
+    assert feedback(client, [(i, "setosa") for i in ids])["recorded"] == 6
+    assert stats(client)["experiments"] == []  # labelled, but not pairs
+
+
+def test_shadow_mode_off_scores_with_the_served_model_only(client, chalice_app, monkeypatch) -> None:  # noqa: F811
+    from mlops_core.api import prediction
+
+    passes: list[str] = []
+    answer = prediction._labels_and_probabilities
+
+    def counting(model: Any, frame: Any) -> Any:
+        passes.append(model.version)
+        return answer(model, frame)
+
+    monkeypatch.setattr(prediction, "_labels_and_probabilities", counting)
+    rows = iris_rows(len(USERS))
+    predict_batch(client, rows, USERS)
+    assert sorted(passes) == ["1", "1", "2", "2"]  # each variant's rows, and the same rows in shadow
+
+    monkeypatch.setenv(settings.SHADOW_MODE, "off")
+    chalice_app.ab_store().flush()  # the counts so far, before the wiring is built anew
+    chalice_app.reset_wiring()
+    passes.clear()
+    items = predict_batch(client, rows, USERS)
+    assert sorted(passes) == ["1", "2"]
+    assert {parse_signed_prediction(item["prediction_id"], default_secret()).shadow_version for item in items} == {None}
+    assert [item["variant"] for item in items] == [choose_variant(0.5, key=user_id) for user_id in USERS]
+    assert {version: v["shadow"]["requests"] for version, v in stats(client)["by_version"].items()} == {"1": 1, "2": 1}
+
+    monkeypatch.setenv(settings.SHADOW_MODE, "sometimes")
+    chalice_app.reset_wiring()
+    assert_error(post(client, "/predict", {"features": IRIS_ROW}), 503, None, "SHADOW_MODE='sometimes'")
+
+
+def test_a_request_the_model_refuses_as_bad_input_is_not_ab_traffic(client, monkeypatch) -> None:  # noqa: F811
+    from mlops_core.api import prediction
+    from mlops_core.exceptions import InvalidRequestError
+
+    def refuses(model: Any, frame: Any) -> Any:
+        raise InvalidRequestError("the model cannot take this record", "features")
+
+    monkeypatch.setattr(prediction, "_labels_and_probabilities", refuses)
+    assert_error(post(client, "/predict", {"features": IRIS_ROW}), 400, "features", "cannot take")
+    assert_error(predict_response(client, iris_rows(len(USERS)), USERS), 400, "features")
+    counted = stats(client)
+    assert counters(client) == {"production": counts(), "staging": counts()}
+    assert counted["by_version"] == {} and counted["experiments"] == []
+
+
+def predict_response(http: Any, rows: list[dict], user_ids: list[str]) -> Any:
+    return post(http, "/predict", {"instances": rows, "user_ids": user_ids})
+
+
+def test_a_label_the_shadow_model_does_not_have_is_a_400(client, chalice_app, clock) -> None:  # noqa: F811
+    import os
+
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+    from test_api_routes import IRIS, register
+
+    X, y = iris_frame()
+    two = y != "virginica"
+    try:  # MLFLOW_TRACKING_URI names this test's registry copy
+        mlflow.set_experiment("api")
+        assert register(LogisticRegression(max_iter=500).fit(X[two], y[two]), X, IRIS, "staging") == "3"
+    finally:  # the next test's store has no such experiment: forget it, as mlflow keeps it in two places
+        mlflow.tracking.fluent._active_experiment_id = None
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    clock.now += 60  # the API's alias cache lapses: staging is now v3, which knows two classes
+    assert post(client, "/config/traffic", {"production": 1.0}, AUTH).status_code == 200
+    virginica = X[y == "virginica"].iloc[0].to_dict()
+    response = post(client, "/predict", {"features": virginica})
+    assert response.status_code == 200, response.body
+    item = response.json_body
+    signed = parse_signed_prediction(item["prediction_id"], default_secret())
+    assert (signed.version, signed.shadow_version) == ("1", "3")
+
+    refused = post(client, "/feedback", {"prediction_id": item["prediction_id"], "label": "virginica"})
+    assert_error(refused, 400, "label", "label 'virginica' is not a class of the model v3")
+    (result,) = feedback(client, [(item["prediction_id"], "virginica")])["results"]
+    assert result["status"] == "rejected" and "model v3" in result["error"]
+    assert post(client, "/feedback", {"prediction_id": item["prediction_id"], "label": "versicolor"}).status_code == 200
+    assert stats(client, "?production_version=1&staging_version=3")["experiments"][0]["pairs"] == 1

@@ -374,6 +374,41 @@ def test_stats_count_requests_errors_and_feedback_quality(client) -> None:
     assert client.get("/stats/ab").json_body["variants"].get("production", {}).get("requests", 0) == 0
 
 
+def test_stats_add_versions_and_experiments_and_select_one_by_query(client) -> None:
+    item = post(client, "/predict", {"features": IRIS_ROW}).json_body
+    assert post(client, "/feedback", {"prediction_id": item["prediction_id"], "label": "setosa"}).status_code == 200
+    body = client.get("/stats/ab").json_body
+    assert set(body) == {"production_share", "reset_at", "reset_by", "variants", "by_version", "experiments"}
+    assert set(body["variants"]) == {"production", "staging"}
+    assert set(body["variants"]["production"]) == {
+        "requests", "rows", "errors", "latency_ms", "labelled", "accuracy", "f1_macro", "confusion"
+    }  # fmt: skip
+    assert set(body["by_version"]) == {"1", "2"}
+    assert set(body["by_version"]["1"]) == set(body["variants"]["production"]) | {"correct", "shadow"}
+    both_right = {"pairs": 1, "both_correct": 1, "staging_only": 0, "production_only": 0, "both_wrong": 0}
+    assert body["experiments"] == [{"production_version": "1", "staging_version": "2", **both_right}]
+
+    selected = client.get("/stats/ab?production_version=1&staging_version=2")
+    assert selected.status_code == 200 and selected.json_body["experiments"] == body["experiments"]
+    unseen = client.get("/stats/ab?staging_version=2&production_version=7").json_body["experiments"]
+    zeros = dict.fromkeys(both_right, 0)
+    assert unseen == [{"production_version": "7", "staging_version": "2", **zeros}]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "match"),
+    [
+        ("?production_version=1", "staging_version", "send both"),
+        ("?staging_version=2", "production_version", "send both"),
+        ("?production_version=v1&staging_version=2", "production_version", "version number"),
+        ("?production_version=1&staging_version=", "staging_version", "version number"),
+        ("?production_version=1&staging_version=2&variant=staging", "variant", "unknown query parameter"),
+    ],
+)
+def test_stats_queries_name_the_bad_parameter(client, query, field, match) -> None:
+    assert_error(client.get(f"/stats/ab{query}"), 400, field, match)
+
+
 # traffic
 def test_traffic_round_trip_and_validation(client) -> None:
     assert client.get("/config/traffic").json_body["production"] == pytest.approx(0.5)
@@ -418,7 +453,7 @@ def test_x_api_key_header_works_too(client) -> None:
 def test_status_promote_rollback_and_their_errors(client) -> None:
     status = client.get("/models/status").json_body
     assert status["aliases"] == {"production": "1", "staging": "2"}
-    promoted = client.post("/models/promote", headers={"Authorization": f"Bearer {API_KEY}"})
+    promoted = post(client, "/models/promote", {"force": True, "reason": "checked by hand"}, AUTH)
     assert promoted.status_code == 200, promoted.body
     assert (promoted.json_body["version"], promoted.json_body["previous_version"]) == ("2", "1")
     assert promoted.json_body["by"] == "api"
@@ -530,7 +565,7 @@ def test_an_mlflow_outage_after_loading_degrades_health_and_cached_models_keep_s
 
 def test_an_outage_with_only_production_cached_serves_production(client, outage, clock, chalice_app) -> None:
     # After a promotion staging is unset: the registry caches "no staging", which an outage cannot confirm.
-    client.post("/models/promote", headers={"Authorization": f"Bearer {API_KEY}"})
+    post(client, "/models/promote", {"force": True, "reason": "outage drill"}, AUTH)
     assert client.get("/health").json_body["models"] == {"production": "2"}
     outage.down = True
     clock.now += 60

@@ -24,6 +24,7 @@ DATASET = "DATASET"
 MODEL_NAME = "MODEL_NAME"
 DRIFT_SHARE = "DRIFT_SHARE"
 DRIFT_REPORT_MAX_ROWS = "DRIFT_REPORT_MAX_ROWS"
+TARGET_IN_DRIFT_SHARE = "TARGET_IN_DRIFT_SHARE"  # "true": the target's drift counts toward the drifted share
 BOOTSTRAP_RESAMPLES = "BOOTSTRAP_RESAMPLES"
 BOOTSTRAP_SEED = "BOOTSTRAP_SEED"
 ALPHA = "ALPHA"  # the promotion test's target level, spent across runs (decision.spending)
@@ -40,6 +41,7 @@ HOLDOUT_FRACTION = "HOLDOUT_FRACTION"
 AB_PRODUCTION_SHARE = "AB_PRODUCTION_SHARE"
 AB_TEST_SAMPLE_SIZE = "AB_TEST_SAMPLE_SIZE"  # most held-out rows the online stage sends (template: AbTestSampleSize)
 MAX_BATCH = "MAX_BATCH"  # most records one POST /predict may carry
+SHADOW_MODE = "SHADOW_MODE"  # "on": the API scores each request with both models (paired evidence); "off"
 REPORTS_WEBSITE_URL = "REPORTS_WEBSITE_URL"
 MLFLOW_UI_URL = "MLFLOW_UI_URL"
 # Written, not read: where PyCaret writes the log it opens on import (see pycaret_env).
@@ -49,6 +51,7 @@ DEFAULTS: dict[str, str] = {
     DATASET: "iris",
     DRIFT_SHARE: "0.5",
     DRIFT_REPORT_MAX_ROWS: "20000",
+    TARGET_IN_DRIFT_SHARE: "true",
     BOOTSTRAP_RESAMPLES: "2000",
     BOOTSTRAP_SEED: "42",
     ALPHA: "0.05",
@@ -64,6 +67,7 @@ DEFAULTS: dict[str, str] = {
     AB_PRODUCTION_SHARE: "0.5",
     AB_TEST_SAMPLE_SIZE: "5000",
     MAX_BATCH: "1000",
+    SHADOW_MODE: "on",
 }
 
 

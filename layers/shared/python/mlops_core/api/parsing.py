@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ MAX_USER_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 1000
 MAX_LABEL_LENGTH = 256
 _FEEDBACK_FIELDS = ("prediction_id", "label")
+_VERSION = re.compile(r"[0-9]{1,12}")  # a registry version number, as prediction ids carry it
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,28 @@ def _batch(obj: dict[str, Any], key: str, max_batch: int, what: str) -> list[Any
     if len(items) > max_batch:
         raise InvalidRequestError(f"batch of {len(items)} {what} is over the limit of {max_batch}", key)
     return items
+
+
+def parse_experiment_query(params: dict[str, str] | None) -> tuple[str, str] | None:
+    """(production_version, staging_version) from GET /stats/ab's query, or None for every experiment. Both or
+    neither, each a registry version number."""
+    params = params or {}
+    names = ("production_version", "staging_version")
+    for name in params:
+        if name not in names:
+            raise InvalidRequestError(f"unknown query parameter {echo(name)}: /stats/ab takes {list(names)}", name)
+    given = [name for name in names if name in params]
+    if not given:
+        return None
+    if len(given) == 1:
+        (missing,) = set(names) - set(given)
+        raise InvalidRequestError(f"'{given[0]}' selects an experiment together with '{missing}': send both", missing)
+    for name in names:
+        if not _VERSION.fullmatch(params[name]):
+            raise InvalidRequestError(
+                f"'{name}' must be a model version number, such as 3, not {echo(params[name])}", name
+            )
+    return params["production_version"], params["staging_version"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,11 @@
-"""The prediction service: route a request (or each row) to Production or Staging, validate it, predict, count it."""
+"""The prediction service: route a request (or each row) to Production or Staging, validate it, predict, count it.
+
+Shadow mode (SHADOW_MODE, on by default): when a Production and a Staging model are both loaded, the rows each
+variant serves are also scored by the other variant's model. The caller gets the served answers only, as without
+shadow mode; the shadow's version and predictions go into the signed prediction ids, so feedback on them counts
+paired evidence (both models on the same rows). The shadow is best effort: when it fails, the served answer
+still goes out, its ids carry no shadow, and the failure is counted against the shadow version.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,15 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mlops_core.api.errors import failure_reason
+from mlops_core import settings
+from mlops_core.api.errors import failure_reason, http_status
 from mlops_core.api.exceptions import RegistryUnavailableError
 from mlops_core.api.features import FeatureSchema, to_frame, validate_records
 from mlops_core.api.parsing import PredictRequest
-from mlops_core.exceptions import NoModelError
+from mlops_core.exceptions import ConfigurationError, MlopsError, NoModelError
 from mlops_core.prediction_ids import make_prediction_ids
 from mlops_core.routing import choose_variant
 from mlops_core.variants import PRODUCTION, STAGING, VARIANTS
@@ -37,7 +46,44 @@ class Registry(Protocol):
 
 
 class Recorder(Protocol):
-    def record(self, variant: str, *, rows: int, latency_ms: float, error: bool = False) -> None: ...
+    def record(
+        self, variant: str, *, rows: int, latency_ms: float, error: bool = False, version: str | None = None
+    ) -> None: ...
+
+    def record_shadow(self, version: str, *, rows: int, error: bool = False) -> None: ...
+
+
+SHADOW_ON, SHADOW_OFF = "on", "off"
+
+
+def shadow_mode_setting() -> bool:
+    """SHADOW_MODE: "on" (the default) scores every request with both models when both are loaded; "off"
+    spares the second model's cost. ConfigurationError for any other value."""
+    value = (settings.get(settings.SHADOW_MODE) or SHADOW_ON).strip().lower()
+    if value not in (SHADOW_ON, SHADOW_OFF):
+        raise ConfigurationError(
+            f"environment variable {settings.SHADOW_MODE}={value!r} is not valid: set it to 'on' or 'off'"
+        )
+    return value == SHADOW_ON
+
+
+@dataclass
+class _Pass:
+    """One model's pass over the rows a variant served, as it counts: served, or in shadow (variant None)."""
+
+    variant: str | None
+    version: str
+    rows: int
+    latency_ms: float = 0.0
+    error: bool = True  # until the pass has produced its answers
+
+
+@dataclass
+class _Passes:
+    """Every pass of one request, counted only once the request is known not to be refused as the caller's."""
+
+    served: list[_Pass] = field(default_factory=list)
+    shadow: list[_Pass] = field(default_factory=list)
 
 
 def schema_of(model: Model) -> FeatureSchema:
@@ -61,8 +107,10 @@ class PredictionService:
         clock: Callable[[], float] = time.perf_counter,
         absent_ttl_seconds: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        shadow_mode: bool = True,
     ) -> None:
         self._registry = registry
+        self._shadow_mode = shadow_mode
         self._production_share = production_share
         self._recorder = recorder
         self._secret = secret
@@ -120,7 +168,9 @@ class PredictionService:
 
     def predict(self, request: PredictRequest) -> dict[str, Any]:
         """The prediction(s) for a request. Each variant its rows were routed to counts one request, its rows
-        and, when its model fails, an error; a request refused as invalid counts nothing."""
+        and, when its model fails, an error, for the variant and for its model version; in shadow mode the
+        other model's version counts a shadow request of the same rows. A request refused as the caller's error
+        (HTTP 4xx) counts nothing: it is not A/B traffic."""
         started = self._clock()
         models = self.available_models()
         if not models:
@@ -129,18 +179,15 @@ class PredictionService:
         frames = self._frames(request, models, groups)  # an invalid request is refused here, before any count
         prepared_ms = self._elapsed_ms(started)
         answers: dict[str, list[dict[str, Any]]] = {}
+        passes = _Passes()
         failure: Exception | None = None
-        for variant in groups:
-            # Each variant's latency is the request's shared part plus its own model's work, not the other's.
-            begun = self._clock()
+        for variant, rows in groups.items():
             try:
-                answers[variant] = self._answer(models[variant], variant, frames[variant])
+                answers[variant] = self._serve(request, variant, rows, models, frames[variant], prepared_ms, passes)
             except Exception as error:
                 failure = failure or error
-            latency_ms = prepared_ms + self._elapsed_ms(begun)
-            self._recorder.record(
-                variant, rows=len(groups[variant]), latency_ms=latency_ms, error=variant not in answers
-            )
+        if failure is None or not _refused(failure):
+            self._count(passes)
         if failure is not None:
             raise failure
         if not request.batch:
@@ -194,11 +241,96 @@ class PredictionService:
             for variant, rows in groups.items()
         }
 
-    def _answer(self, model: Model, variant: str, frame: Any) -> list[dict[str, Any]]:
-        """One item per row of `frame`: the label, the probabilities, a signed id, the variant and version."""
-        labels, probabilities = _labels_and_probabilities(model, frame)
+    def _serve(
+        self,
+        request: PredictRequest,
+        variant: str,
+        rows: list[int],
+        models: dict[str, Model],
+        frame: Any,
+        prepared_ms: float,
+        passes: _Passes,
+    ) -> list[dict[str, Any]]:
+        """The answers of `variant` for its rows, with the other model's shadow predictions in their ids."""
+        model = models[variant]
+        served = _Pass(variant, str(model.version), len(rows))
+        passes.served.append(served)
+        # The latency is the request's shared part plus this model's own pass: not the other variant's, not
+        # the shadow's, so the two models' latencies compare.
+        begun = self._clock()
+        try:
+            labels, probabilities = _labels_and_probabilities(model, frame)
+        finally:
+            served.latency_ms = prepared_ms + self._elapsed_ms(begun)
+        shadow_version, shadow_labels = self._shadow(request, variant, rows, models, frame, passes)
+        try:
+            ids = make_prediction_ids(
+                variant,
+                served.version,
+                labels,
+                self._secret,
+                shadow_version=shadow_version,
+                shadow_labels=shadow_labels,
+            )
+        except ValueError:
+            if shadow_labels is None:
+                raise
+            # A shadow label no id can carry is the shadow's failure: the served answer goes out without it.
+            log.warning("shadow v%s predicted a label no prediction id can carry", shadow_version)
+            passes.shadow[-1].error = True
+            ids = make_prediction_ids(variant, served.version, labels, self._secret)
+        items = self._items(model, variant, labels, probabilities, ids)
+        served.error = False
+        return items
+
+    def _shadow(
+        self,
+        request: PredictRequest,
+        variant: str,
+        rows: list[int],
+        models: dict[str, Model],
+        frame: Any,
+        passes: _Passes,
+    ) -> tuple[str | None, list | None]:
+        """(version, labels) of the other variant's model on `rows`, or (None, None) when shadow mode is off,
+        there is no other model, it is the same version, or it failed (counted, never raised)."""
+        other = STAGING if variant == PRODUCTION else PRODUCTION
+        model = models.get(other)
+        if not self._shadow_mode or model is None or str(model.version) == str(models[variant].version):
+            return None, None
+        shadow = _Pass(None, str(model.version), len(rows))
+        passes.shadow.append(shadow)
+        try:
+            schema = self._schema(other, model)
+            if schema != self._schema(variant, models[variant]):
+                # Another signature: the rows must pass the shadow's own checks, which may refuse them.
+                records = [request.records[row] for row in rows]
+                prefixes = [request.field_prefix(row) for row in rows]
+                frame = to_frame(validate_records(records, schema, prefixes), schema)
+            labels, _ = _labels_and_probabilities(model, frame)
+        except Exception as error:  # the shadow is best effort: the served answer must not depend on it
+            log.warning("shadow v%s failed on %d rows: %s", shadow.version, len(rows), failure_reason(error))
+            return None, None
+        shadow.error = False
+        return shadow.version, labels
+
+    def _count(self, passes: _Passes) -> None:
+        for served in passes.served:
+            self._recorder.record(
+                str(served.variant),
+                rows=served.rows,
+                latency_ms=served.latency_ms,
+                error=served.error,
+                version=served.version,
+            )
+        for shadow in passes.shadow:
+            self._recorder.record_shadow(shadow.version, rows=shadow.rows, error=shadow.error)
+
+    def _items(
+        self, model: Model, variant: str, labels: list, probabilities: Any | None, ids: list[str]
+    ) -> list[dict[str, Any]]:
+        """One item per row: the label, the probabilities, a signed id, the variant and version."""
         version = str(model.version)
-        ids = make_prediction_ids(variant, version, labels, self._secret)
         class_names = [str(label) for label in model.classes]
         rows = [None] * len(labels) if probabilities is None else probabilities.tolist()
         return [
@@ -222,6 +354,11 @@ class PredictionService:
 
     def _elapsed_ms(self, started: float) -> float:
         return (self._clock() - started) * 1000.0
+
+
+def _refused(error: Exception) -> bool:
+    """True when the request is answered as the caller's error (4xx), which is not A/B traffic."""
+    return isinstance(error, MlopsError) and http_status(error) < 500
 
 
 def _labels_and_probabilities(model: Model, frame: Any) -> tuple[list, Any | None]:
