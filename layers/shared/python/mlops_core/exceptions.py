@@ -51,3 +51,7 @@ class LeaseTimeoutError(MlopsError):
 
 class LeaseLostError(MlopsError):
     """A lease this execution held ran out and another execution took it, so the write it guarded was not made."""
+
+
+class GatesNotPassedError(MlopsError):
+    """A manual promotion without force found a gate the staged version has not passed (HTTP 409)."""

@@ -15,6 +15,9 @@ ONLINE: Final = "gate.online"
 DECISION: Final = "gate.decision"
 RETIRED_BY: Final = "gate.retired_by"
 RETIRED_REASON: Final = "gate.retired_reason"
+# a manual promotion through the API; who and why are the registry's promoted_by and promotion_reason
+FORCED: Final = "gate.forced"  # "true" when the gates were bypassed, else "false"
+GATES_SEEN: Final = "gate.gates_seen"  # JSON {"offline": verdict or null, "online": verdict or null}
 STAGED_AT: Final = "gate.staged_at"  # ISO time the candidate started waiting for online evidence
 RUN_ID: Final = "gate.run_id"  # the run that staged it
 
