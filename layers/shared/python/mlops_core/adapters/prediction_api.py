@@ -12,9 +12,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_core.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from mlops_core.ports import PairedCounts
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ ATTEMPTS = 5
 BACKOFF_SECONDS = 0.5  # doubled after each failed attempt, with jitter
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 FEEDBACK_STATUSES = frozenset({"recorded", "duplicate", "rejected"})
+PAIRED_FIELDS = ("pairs", "both_correct", "staging_only", "production_only", "both_wrong")
 
 
 class HttpPredictionApi:
@@ -95,7 +99,22 @@ class HttpPredictionApi:
             return ["lost"] * len(items)
         return [status if status in FEEDBACK_STATUSES else "lost" for status in statuses]
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def paired_evidence(self, production_version: str, staging_version: str) -> PairedCounts:
+        query = {"production_version": str(production_version), "staging_version": str(staging_version)}
+        response = self._call("GET", "/stats/ab", params=query)
+        if response is None or response.status_code != 200:
+            status = "no answer" if response is None else f"HTTP {response.status_code}"
+            raise ConnectionError(f"the prediction API at {self.base_url} did not give its paired counts: {status}")
+        experiments = response.json().get("experiments")
+        if not isinstance(experiments, list):
+            # Zeros here would read as "no evidence yet" for ever: say that this API does not count pairs.
+            raise ValueError(f"the prediction API at {self.base_url} does not count paired evidence: redeploy it")
+        for experiment in experiments:
+            if (experiment.get("production_version"), experiment.get("staging_version")) == tuple(query.values()):
+                return _paired_counts(experiment)
+        return _paired_counts({})
+
+    def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
         """The last response, or None when every attempt failed to connect or timed out. Retries what a retry
         can mend; a 4xx other than 429 is the caller's to read."""
         import requests
@@ -107,7 +126,7 @@ class HttpPredictionApi:
                 self._sleep(self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
             try:
                 response = self._session.request(
-                    method, url, json=body, timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+                    method, url, json=body, params=params, timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
                 )
             except (requests.ConnectionError, requests.Timeout) as error:
                 log.warning("%s %s failed (attempt %d of %d): %s", method, path, attempt + 1, self._attempts, error)
@@ -119,3 +138,14 @@ class HttpPredictionApi:
                 "%s %s answered %d (attempt %d of %d)", method, path, response.status_code, attempt + 1, self._attempts
             )
         return response
+
+
+def _paired_counts(experiment: dict[str, Any]) -> PairedCounts:
+    """The counts of one experiment of GET /stats/ab; ValueError when one is not a whole number >= 0."""
+    counts = {}
+    for name in PAIRED_FIELDS:
+        value = experiment.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"the prediction API gave {name}={value!r} for an experiment: expected a count")
+        counts[name] = value
+    return counts  # type: ignore[return-value]
