@@ -193,10 +193,10 @@ def model_status() -> Any:
 @app.route("/models/promote", methods=["POST"], content_types=ANY_CONTENT)
 @api_view
 def promote() -> Any:
+    from mlops_core.api.models import parse_promote_request, promote_staged
+
     authorize()
-    request = parse_management_request(json_body(required=False), "promoted through the API")
-    record = model_registry().promote_staging(actor=request.actor, reason=request.reason, evidence={"source": "api"})
-    return record.to_dict()
+    return promote_staged(model_registry(), parse_promote_request(json_body(required=False)))
 
 
 @app.route("/models/rollback", methods=["POST"], content_types=ANY_CONTENT)

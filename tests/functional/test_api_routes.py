@@ -453,7 +453,7 @@ def test_x_api_key_header_works_too(client) -> None:
 def test_status_promote_rollback_and_their_errors(client) -> None:
     status = client.get("/models/status").json_body
     assert status["aliases"] == {"production": "1", "staging": "2"}
-    promoted = client.post("/models/promote", headers={"Authorization": f"Bearer {API_KEY}"})
+    promoted = post(client, "/models/promote", {"force": True, "reason": "checked by hand"}, AUTH)
     assert promoted.status_code == 200, promoted.body
     assert (promoted.json_body["version"], promoted.json_body["previous_version"]) == ("2", "1")
     assert promoted.json_body["by"] == "api"
@@ -565,7 +565,7 @@ def test_an_mlflow_outage_after_loading_degrades_health_and_cached_models_keep_s
 
 def test_an_outage_with_only_production_cached_serves_production(client, outage, clock, chalice_app) -> None:
     # After a promotion staging is unset: the registry caches "no staging", which an outage cannot confirm.
-    client.post("/models/promote", headers={"Authorization": f"Bearer {API_KEY}"})
+    post(client, "/models/promote", {"force": True, "reason": "outage drill"}, AUTH)
     assert client.get("/health").json_body["models"] == {"production": "2"}
     outage.down = True
     clock.now += 60
