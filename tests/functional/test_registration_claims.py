@@ -151,7 +151,10 @@ def test_a_failed_registration_gives_the_claim_up(mlflow_tracking_uri, leases, s
     assert leases.holder(LEASE) is None
 
 
-def test_the_adapter_registers_under_the_claim_its_lookup_took(mlflow_tracking_uri, leases, story) -> None:
+def test_the_adapter_registers_under_the_claim_its_lookup_took(
+    mlflow_tracking_uri, leases, story, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a new experiment's artifacts go to ./mlruns on a sqlite store
     first = MlflowModelRegistry(MODEL, experiment_name="iris-pipeline", leases=leases, owner="container-a")
     second = MlflowModelRegistry(MODEL, experiment_name="iris-pipeline", leases=leases, owner="container-b")
 
