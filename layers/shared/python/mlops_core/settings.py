@@ -24,6 +24,7 @@ DATASET = "DATASET"
 MODEL_NAME = "MODEL_NAME"
 DRIFT_SHARE = "DRIFT_SHARE"
 DRIFT_REPORT_MAX_ROWS = "DRIFT_REPORT_MAX_ROWS"
+TARGET_IN_DRIFT_SHARE = "TARGET_IN_DRIFT_SHARE"  # "true": the target's drift counts toward the drifted share
 BOOTSTRAP_RESAMPLES = "BOOTSTRAP_RESAMPLES"
 BOOTSTRAP_SEED = "BOOTSTRAP_SEED"
 ALPHA = "ALPHA"  # the promotion test's target level, spent across runs (decision.spending)
@@ -50,6 +51,7 @@ DEFAULTS: dict[str, str] = {
     DATASET: "iris",
     DRIFT_SHARE: "0.5",
     DRIFT_REPORT_MAX_ROWS: "20000",
+    TARGET_IN_DRIFT_SHARE: "true",
     BOOTSTRAP_RESAMPLES: "2000",
     BOOTSTRAP_SEED: "42",
     ALPHA: "0.05",
