@@ -88,6 +88,12 @@ def test_iris_candidate_is_registered_with_run_data_and_staging_alias(mlflow_tra
     assert run.data.tags["data.holdout_uri"] == "s3://data/splits/run-1/holdout.parquet"
     assert run.data.tags["drift.detected"] == "true"
     assert mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/drift/drift_summary.json") == DRIFT
+    # The run spans AutoML's measured training, not only the logging after it.
+    assert (run.info.end_time - run.info.start_time) / 1000 >= sum(model.timings.values()) > 1
+    datasets = {d.dataset.name: d.dataset.source_type for d in run.inputs.dataset_inputs}
+    assert datasets == dict.fromkeys(
+        ["datasets/iris/baseline.parquet", "splits/run-1/train.parquet", "splits/run-1/holdout.parquet"], "s3"
+    )
 
     loaded = mlflow.pyfunc.load_model(f"models:/iris-classifier@{STAGING}")
     inputs = {c.name: c.type.name for c in loaded.metadata.get_input_schema().inputs}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -35,6 +36,7 @@ IDEMPOTENCY_TAG = "idempotency_key"
 _KEY = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,250}$")
 # What loading the pipeline needs besides its estimator's own package.
 _BASE_REQUIREMENTS = ("pycaret", "scikit-learn", "cloudpickle", "pandas", "numpy")
+DEFAULT_EXPERIMENT = "Default"  # MLflow's own, present on every tracking server
 # A claim outlives any attempt that holds it: the train function's timeout (900 s in template.yaml) plus a minute
 # to log and register. Once it has run out no attempt can still be working on the key, so another may train.
 REGISTRATION_LEASE_SECONDS = 960.0
@@ -66,11 +68,17 @@ def register_candidate(
     leases: LeaseStore | None = None,
     owner: str | None = None,
     waiting: Waiting = REGISTRATION_WAITING,
+    started_at: float | None = None,
 ) -> Registration:
     """Log and register `trained` as a new version of `model_name` with alias `staging`, or, when a version
     already carries `idempotency_key`, point `staging` at that version and return it with reused=True.
     Everything goes to the tracking server of the environment: MLflow's fluent logging, which log_model needs,
     cannot be handed a client, so none is taken.
+
+    The run spans the training: it starts at `started_at` (epoch seconds), by default now minus the training's
+    measured timings, and ends once the model is logged. Its inputs are the training and held-out data as
+    MLflow datasets (their S3 URIs and column schema; see log_datasets). Without `experiment_name`, the
+    run goes to MLflow's Default experiment.
 
     With `leases`, registration holds the key's claim for `owner` (see claim_registration; the claim taken
     before training when the caller did so) and gives it up at the end, however it ends; LeaseLostError when
@@ -94,6 +102,7 @@ def register_candidate(
             params,
             experiment_name,
             confirm=confirm,
+            started_at=started_at,
         )
 
     if leases is None:
@@ -107,6 +116,29 @@ def register_candidate(
         return log_and_register(lambda: renew(leases, name, owner, REGISTRATION_LEASE_SECONDS))
     finally:
         leases.release(name, owner)
+
+
+def training_seconds(trained: TrainedModel) -> float:
+    """How long training took, as AutoML measured it (import, setup, compare, finalize)."""
+    return float(sum(value for value in trained.timings.values() if value > 0))
+
+
+def log_datasets(trained: TrainedModel, train_uris: Sequence[str], holdout_uri: str) -> None:
+    """Each data file as an MLflow dataset input of the active run: the training files (context "training")
+    and the held-out rows the offline gate scores (context "evaluation"), each named by its key, with its S3
+    URI as source and the columns as the model sees them (the features, then the target). Only their
+    description is logged: the data stays where it is."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.types import Schema
+
+    signature = model_signature(trained)
+    schema = Schema([*signature.inputs.inputs, *signature.outputs.inputs])
+    for uri, context in [*((u, "training") for u in train_uris), (holdout_uri, "evaluation")]:
+        name = uri.split("://", 1)[-1].split("/", 1)[-1][:500]
+        dataset = MetaDataset(source=resolve_dataset_source(uri), name=name, schema=schema)
+        mlflow.log_input(dataset, context=context)
 
 
 def claim_registration(
@@ -151,6 +183,7 @@ def _log_and_register(
     experiment_name: str | None,
     *,
     confirm: Callable[[], None],
+    started_at: float | None,
 ) -> Registration:
     """One run with everything about the candidate, then the version; `confirm()` runs right before the version
     is created (a run without a version is only a run; a second version would be a second candidate)."""
@@ -158,7 +191,7 @@ def _log_and_register(
 
     # An explicit experiment id, not mlflow.set_experiment: that sets a process-wide default which a warm
     # worker would carry into the next run, whatever dataset or tracking server that one uses.
-    experiment_id = _experiment_id(client, experiment_name) if experiment_name else None
+    experiment_id = _experiment_id(client, experiment_name or DEFAULT_EXPERIMENT)
     tags = {
         IDEMPOTENCY_TAG: idempotency_key,
         "algorithm": trained.algorithm,
@@ -167,7 +200,14 @@ def _log_and_register(
         "drift.detected": str(bool(drift_summary.get("detected"))).lower(),
         "drift.share_of_drifted_columns": str(drift_summary.get("share_of_drifted_columns", "")),
     }
-    with mlflow.start_run(run_name=f"train-{idempotency_key}"[:250], tags=tags, experiment_id=experiment_id) as run:
+    # The run is created with the time training began, then opened to log: its duration in the MLflow UI is
+    # the training's, not the few seconds logging takes afterwards.
+    begun = started_at if started_at is not None else time.time() - training_seconds(trained)
+    created = client.create_run(
+        experiment_id, start_time=int(begun * 1000), tags=tags, run_name=f"train-{idempotency_key}"[:250]
+    )
+    with mlflow.start_run(run_id=created.info.run_id) as run:
+        log_datasets(trained, train_uris, holdout_uri)
         mlflow.log_params(
             {
                 **{k: _param(v) for k, v in params.items()},
