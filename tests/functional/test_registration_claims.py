@@ -178,3 +178,12 @@ def test_the_adapter_registers_under_the_claim_its_lookup_took(
     assert leases.holder(LEASE) is None
     # taken by the lookup, taken again by register() as the same owner, renewed right before the version
     assert [owner for name, owner in leases.acquired if name == LEASE] == ["arn:execution:run-1"] * 3
+
+
+def test_a_longer_training_gets_a_longer_claim(mlflow_tracking_uri, leases, story) -> None:
+    registry = MlflowModelRegistry(MODEL, experiment_name="x", leases=leases, registration_lease_seconds=4 * 3600)
+    assert registry.find_registration(KEY) is None
+    assert leases.holder(LEASE).expires_at == story.now + 4 * 3600
+    story.now += 3 * 3600  # a default claim would have run out long ago
+    with pytest.raises(LeaseTimeoutError):
+        claim(leases, "exec-b", story, seconds=4)

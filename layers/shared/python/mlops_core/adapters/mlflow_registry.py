@@ -27,9 +27,21 @@ if TYPE_CHECKING:
 
 class MlflowModelRegistry:
     def __init__(
-        self, model_name: str, *, experiment_name: str, leases: LeaseStore | None = None, owner: str | None = None
+        self,
+        model_name: str,
+        *,
+        experiment_name: str,
+        leases: LeaseStore | None = None,
+        owner: str | None = None,
+        registration_lease_seconds: float | None = None,
     ) -> None:
+        """`registration_lease_seconds`: how long a registration claim lasts without its holder (by default
+        training.register.REGISTRATION_LEASE_SECONDS, which fits the train function); set it above the
+        longest training when training runs elsewhere for longer."""
         self._model_name = model_name
+        self._lease_options = (
+            {} if registration_lease_seconds is None else {"lease_seconds": registration_lease_seconds}
+        )
         self.experiment_name = experiment_name  # where training runs are logged
         self._given_leases = leases
         self._owner = owner or f"registry#{uuid.uuid4().hex[:16]}"
@@ -67,7 +79,9 @@ class MlflowModelRegistry:
         if self.leases is None:
             return reuse_registration(client, self._model_name, idempotency_key)
         owner = self._claims[idempotency_key] = owner or self._owner
-        return claim_registration(client, self._model_name, idempotency_key, leases=self.leases, owner=owner)
+        return claim_registration(
+            client, self._model_name, idempotency_key, leases=self.leases, owner=owner, **self._lease_options
+        )
 
     def register(self, trained: TrainedModel, **evidence: Any) -> Registration:
         """`evidence` as in the ModelRegistry port: train_uris, holdout_uri, drift_summary, idempotency_key,
@@ -81,6 +95,7 @@ class MlflowModelRegistry:
             experiment_name=self.experiment_name,
             leases=self.leases,
             owner=owner,
+            **self._lease_options,
             **evidence,
         )
 

@@ -7,7 +7,8 @@ the version by its `idempotency_key` tag and returns it instead of registering a
 Two executions with the same key at the same time are kept apart by a claim on the key: a lease
 (mlops_core.leases) the first takes before training and gives up once its version is registered. The second
 waits for that version and reuses it instead of training; a claim left by a crashed execution frees itself
-after REGISTRATION_LEASE_SECONDS, and the next execution then trains.
+after its lease (REGISTRATION_LEASE_SECONDS unless the caller sets one to fit a longer training), and the next
+execution then trains.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ _KEY = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,250}$")
 _BASE_REQUIREMENTS = ("pycaret", "scikit-learn", "cloudpickle", "pandas", "numpy")
 DEFAULT_EXPERIMENT = "Default"  # MLflow's own, present on every tracking server
 # A claim outlives any attempt that holds it: the train function's timeout (900 s in template.yaml) plus a minute
-# to log and register. Once it has run out no attempt can still be working on the key, so another may train.
+# to log and register. Once it has run out no attempt can still be working on the key, so another may train. A
+# training that may run longer (the ECS job path) needs a lease of its own timeout plus that minute.
 REGISTRATION_LEASE_SECONDS = 960.0
 # A second execution waits this long for the first one's version: training within its budget takes less.
 REGISTRATION_WAITING = Waiting(seconds=600.0, poll_seconds=2.0)
@@ -68,6 +70,7 @@ def register_candidate(
     leases: LeaseStore | None = None,
     owner: str | None = None,
     waiting: Waiting = REGISTRATION_WAITING,
+    lease_seconds: float = REGISTRATION_LEASE_SECONDS,
     started_at: float | None = None,
 ) -> Registration:
     """Log and register `trained` as a new version of `model_name` with alias `staging`, or, when a version
@@ -108,12 +111,14 @@ def register_candidate(
     if leases is None:
         return reuse_registration(client, model_name, idempotency_key) or log_and_register(lambda: None)
     owner = owner or f"register#{uuid.uuid4().hex}"
-    existing = claim_registration(client, model_name, idempotency_key, leases=leases, owner=owner, waiting=waiting)
+    existing = claim_registration(
+        client, model_name, idempotency_key, leases=leases, owner=owner, waiting=waiting, lease_seconds=lease_seconds
+    )
     if existing is not None:
         return existing
     name = registration_lease(model_name, idempotency_key)
     try:
-        return log_and_register(lambda: renew(leases, name, owner, REGISTRATION_LEASE_SECONDS))
+        return log_and_register(lambda: renew(leases, name, owner, lease_seconds))
     finally:
         leases.release(name, owner)
 
@@ -149,6 +154,7 @@ def claim_registration(
     leases: LeaseStore,
     owner: str,
     waiting: Waiting = REGISTRATION_WAITING,
+    lease_seconds: float = REGISTRATION_LEASE_SECONDS,
 ) -> Registration | None:
     """The version registered for `idempotency_key` (as reuse_registration), or None once `owner` holds the
     key's claim and is to train and register it. While another execution holds the claim this waits for its
@@ -159,7 +165,7 @@ def claim_registration(
         leases,
         registration_lease(model_name, idempotency_key),
         owner,
-        lease_seconds=REGISTRATION_LEASE_SECONDS,
+        lease_seconds=lease_seconds,
         waiting=waiting,
         done=lambda: reuse_registration(client, model_name, idempotency_key),
         busy_hint="Another execution is training a candidate for the same batch: a later run reuses its version.",
