@@ -7,6 +7,7 @@ from typing import Any
 
 from mlops_core.pipeline.deps import Deps, PipelineSettings
 
+from tests.fakes.history import FakeExecutionHistory
 from tests.fakes.object_store import InMemoryObjectStore
 from tests.fakes.prediction_api import FakePredictionApi
 from tests.fakes.registry import FakeModelRegistry
@@ -44,6 +45,7 @@ def fake_deps(**overrides: Any) -> Deps:
         "drift_reporter": FakeDriftReporter(),
         "api": FakePredictionApi(registry),
         "clock": FixedClock(),
+        "history": FakeExecutionHistory(),
     }
     parts.update(overrides)
     return Deps(**parts)
@@ -52,6 +54,7 @@ def fake_deps(**overrides: Any) -> Deps:
 __all__ = [
     "SETTINGS",
     "FakeDriftReporter",
+    "FakeExecutionHistory",
     "FakeModelRegistry",
     "FakePredictionApi",
     "FakeTrainer",

@@ -52,6 +52,11 @@ class InMemoryObjectStore:
         self.modified[key] = _EPOCH + timedelta(seconds=self._tick)
         self.writes.append(key)
 
+    def put(self, key: str, body: bytes, content_type: str | None = None) -> None:
+        """Create or replace; a replacement is logged in `writes` like a creation."""
+        self.objects.pop(key, None)
+        self.put_new(key, body, content_type)
+
     def list(self, prefix: str) -> Iterator[StoredObject]:
         for key in sorted(self.objects):
             if key.startswith(prefix):

@@ -35,7 +35,9 @@ def test_the_report_is_written_with_its_derived_status_html_first(status: str) -
     assert set(out) == set(ReportOutput.__annotations__)
     json_key, html_key = layout.report_json_key(run_id), layout.report_html_key(run_id)
     assert out["status"] == STATUSES[status] and out["report_id"] == run_id
-    assert deps.reports.writes == [html_key, json_key]
+    # The index is rebuilt after the report is complete, its JSON before its page.
+    assert deps.reports.writes == [html_key, json_key, layout.REPORT_INDEX_JSON_KEY, layout.REPORT_INDEX_HTML_KEY]
+    assert out["index_key"] == layout.REPORT_INDEX_HTML_KEY
     assert deps.reports.content_types[json_key] == "application/json"
     assert deps.reports.content_types[html_key] == "text/html; charset=utf-8"
     body = json.loads(deps.reports.objects[json_key])
@@ -58,14 +60,18 @@ def test_without_a_website_the_links_are_relative() -> None:
     assert (out["json_url"], out["html_url"]) == ("report.json", "report.html")
 
 
-def test_a_second_attempt_returns_the_first_report_and_writes_nothing() -> None:
+def test_a_second_attempt_returns_the_first_report_and_only_rebuilds_the_index() -> None:
     deps = fake_deps()
     state = event("promoted")
     first = report.run(state, deps)
     deps.clock.at = datetime(2030, 1, 1, tzinfo=UTC)
     writes = list(deps.reports.writes)
+    report_body = deps.reports.objects[layout.report_json_key(state["run_id"])]
     assert report.run(state, deps) == first
-    assert deps.reports.writes == writes
+    assert deps.reports.writes == [*writes, layout.REPORT_INDEX_JSON_KEY, layout.REPORT_INDEX_HTML_KEY]
+    assert deps.reports.objects[layout.report_json_key(state["run_id"])] == report_body
+    index = json.loads(deps.reports.objects[layout.REPORT_INDEX_JSON_KEY])
+    assert [r["run_id"] for r in index["runs"]] == [state["run_id"]]
 
 
 def test_an_attempt_that_stopped_after_the_html_is_finished_by_the_next() -> None:

@@ -75,7 +75,9 @@ def test_promoted_report_has_every_section_and_the_summary_lines(promoted):
         "drift_report": None,
         "mlflow_run": None,
         "mlflow_model": None,
+        "index": None,
     }
+    assert report["previous_run"] is None and report["steps"] is None
 
 
 def test_report_round_trips_through_strict_json(promoted):
@@ -369,12 +371,13 @@ def test_report_links_under_the_website_and_mlflow(promoted):
         drift_report="http://data.example/drift/run-20261126T060000Z/report.html",
         mlflow_run="http://127.0.0.1:5000/#/runs/5f0c1a7e2b9d4c0e8a3f6b1d2c4e7a90",
         mlflow_model="http://127.0.0.1:5000/#/models/iris-classifier/versions/4",
+        index="http://reports.example:4566/reports/index.html",
     )
     assert build_report(promoted, now=NOW, links=links)["links"]["mlflow_model"] == links.mlflow_model
 
 
 def test_report_links_default_to_relative_names_and_skip_missing_runs():
     links = report_links(load("no_drift"), mlflow_ui_url="http://127.0.0.1:5000")
-    assert links == ReportLinks(json="report.json", html="report.html")
+    assert links == ReportLinks(json="report.json", html="report.html", index="../index.html")
     with pytest.raises(InvalidRequestError):
         report_links({"run_id": "../x"})

@@ -52,6 +52,12 @@ def online_evidence_key(dataset: str, staging_version: str, run_id: str) -> str:
 REPORTS_ROOT = "reports/"  # every run's reports, one folder per run id
 
 
+# Every run on one page, rebuilt from the runs' report.json objects after each run; the bucket website's
+# IndexDocument (index.html) serves it at reports/.
+REPORT_INDEX_HTML_KEY = f"{REPORTS_ROOT}index.html"
+REPORT_INDEX_JSON_KEY = f"{REPORTS_ROOT}index.json"
+
+
 def report_prefix(run_id: str) -> str:
     return f"{REPORTS_ROOT}{run_id}/"
 

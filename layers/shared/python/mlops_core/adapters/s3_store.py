@@ -54,6 +54,10 @@ class S3ObjectStore:
                 raise ObjectExistsError(self._bucket, key) from None
             raise
 
+    def put(self, key: str, body: bytes, content_type: str | None = None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
+        self.client.put_object(Bucket=self._bucket, Key=key, Body=body, **extra)
+
     def list(self, prefix: str) -> Iterator[StoredObject]:
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
             for obj in page.get("Contents", []):

@@ -19,6 +19,7 @@ def deps() -> Deps:
         HttpPredictionApi,
         MlflowModelRegistry,
         S3ObjectStore,
+        StepFunctionsHistory,
         SystemClock,
     )
 
@@ -33,4 +34,5 @@ def deps() -> Deps:
         drift_reporter=EvidentlyReporter(),
         api=HttpPredictionApi(settings.get(settings.API_URL)),
         clock=SystemClock(),
+        history=StepFunctionsHistory(boto3.client("stepfunctions")),
     )

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from mlops_core.contracts import RunState
 from mlops_core.exceptions import InvalidRequestError
-from mlops_core.layout import is_safe_id, report_html_key, report_json_key
+from mlops_core.layout import REPORT_INDEX_HTML_KEY, is_safe_id, report_html_key, report_json_key
 from mlops_core.report.chart import is_finite
 from mlops_core.report.redact import redact
 
@@ -37,6 +37,8 @@ REPORT_KEYS = (
     "ab_testing_api",
     "error",
     "links",
+    "previous_run",
+    "steps",
     "summary",
 )
 _SECTIONS = ("drift", "pending", "training", "evaluation", "ab_test", "promotion", "error")
@@ -68,6 +70,19 @@ class ReportLinks:
     drift_report: str | None = None
     mlflow_run: str | None = None
     mlflow_model: str | None = None
+    index: str | None = None  # the reports index: every run
+
+
+def run_report_urls(run_id: str, reports_base_url: str | None, *, from_index: bool = False) -> tuple[str, str]:
+    """(json, html) URLs of a run's report: absolute under the reports website when its URL is known, else
+    relative to the page that links them (another run's report, or the index beside the run folders)."""
+    if not is_safe_id(run_id):
+        raise InvalidRequestError(f"run_id {run_id!r} is not a safe identifier", field="run_id")
+    if reports_base_url:
+        base = reports_base_url.rstrip("/")
+        return f"{base}/{report_json_key(run_id)}", f"{base}/{report_html_key(run_id)}"
+    folder = f"{run_id}/" if from_index else f"../{run_id}/"
+    return f"{folder}report.json", f"{folder}report.html"
 
 
 def report_links(
@@ -85,9 +100,10 @@ def report_links(
     training = _section(state, "training") or {}
     if reports_base_url:
         base = reports_base_url.rstrip("/")
-        json_url, html_url = f"{base}/{report_json_key(run_id)}", f"{base}/{report_html_key(run_id)}"
+        json_url, html_url = run_report_urls(run_id, base)
+        index_url = f"{base}/{REPORT_INDEX_HTML_KEY}"
     else:
-        json_url, html_url = "report.json", "report.html"
+        json_url, html_url, index_url = "report.json", "report.html", "../index.html"
     mlflow_run = mlflow_model = None
     if mlflow_ui_url:
         ui = mlflow_ui_url.rstrip("/")
@@ -95,7 +111,7 @@ def report_links(
             mlflow_run = f"{ui}/#/runs/{training['mlflow_run_id']}"
         if training.get("model_name") and training.get("model_version"):
             mlflow_model = f"{ui}/#/models/{training['model_name']}/versions/{training['model_version']}"
-    return ReportLinks(json_url, html_url, drift_report_url, mlflow_run, mlflow_model)
+    return ReportLinks(json_url, html_url, drift_report_url, mlflow_run, mlflow_model, index_url)
 
 
 def derive_status(state: RunState) -> Status:
@@ -146,8 +162,17 @@ def parse_error(error: Mapping[str, Any]) -> dict[str, Any]:
     return {"error": _public(name), "type": _public(name), "message": redact(message), "stack_trace": None}
 
 
-def build_report(state: RunState, *, now: datetime, links: ReportLinks) -> dict[str, Any]:
+def build_report(
+    state: RunState,
+    *,
+    now: datetime,
+    links: ReportLinks,
+    previous_run: Mapping[str, Any] | None = None,
+    steps: list[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The report: every key of REPORT_KEYS present (null when a step did not run), JSON-safe, floats finite.
+    `previous_run`: the newest earlier report's index entry (report.index.index_entry); `steps`: each Task
+    state's duration (report.steps.step_durations), None when the execution history was not readable.
 
     Raises InvalidRequestError for a malformed run state and ValueError for a naive `now`.
     """
@@ -189,6 +214,8 @@ def build_report(state: RunState, *, now: datetime, links: ReportLinks) -> dict[
         "ab_testing_api": ab_test,
         "error": error,
         "links": asdict(links),
+        "previous_run": dict(previous_run) if previous_run is not None else None,
+        "steps": [dict(step) for step in steps] if steps is not None else None,
         "summary": summary_lines(status, drift, training, evaluation, offline_test, ab_test, promotion, error),
     }
     return _json_safe(report, "report")

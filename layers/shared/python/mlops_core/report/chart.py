@@ -1,14 +1,19 @@
-"""An inline SVG of the bootstrap distribution of ΔF1: bars, the confidence band, zero and the observed delta.
+"""Inline SVG charts: the bootstrap distribution of ΔF1 (bars, the confidence band, zero and the observed
+delta), and a share over time for the reports index (a line through the runs, marked runs drawn apart).
 
 Plain string building keeps the report free of plotting libraries (cold start) and of external scripts (the
-page must render offline). Only numbers formatted here reach the markup, so nothing needs escaping.
+page must render offline). Numbers are formatted here; the one piece of text from data, a point's label, is
+escaped.
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 _MARGIN_LEFT = 52
 _MARGIN_RIGHT = 16
@@ -104,6 +109,102 @@ def render_bootstrap_svg(
     parts.append(_legend(ci_low, ci_high, observed, confidence))
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class TimePoint:
+    """One run on a time chart: when, the value (0 to 1), a tooltip, and whether it is drawn as marked."""
+
+    at: datetime
+    value: float
+    label: str
+    marked: bool = False
+
+
+def render_time_svg(
+    points: Sequence[TimePoint],
+    *,
+    css_class: str,
+    title: str,
+    y_label: str,
+    threshold: float | None = None,
+    marked_label: str = "marked",
+    width: int = 720,
+    height: int = 240,
+) -> str:
+    """A line through `points` (values between 0 and 1) in time order, one `circle.point` per point, marked
+    points also `.marked`; `threshold` as a dashed line. ValueError for no points or a value outside [0, 1]."""
+    if not points:
+        raise ValueError("a time chart needs at least one point")
+    for point in points:
+        if not isinstance(point.at, datetime) or point.at.tzinfo is None:
+            raise ValueError(f"point {point.label!r} needs a timezone-aware time, got {point.at!r}")
+        if not (is_finite(point.value) and 0 <= point.value <= 1):
+            raise ValueError(f"point {point.label!r} has value {point.value!r}, outside [0, 1]")
+    if threshold is not None and not (is_finite(threshold) and 0 <= threshold <= 1):
+        raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}")
+    ordered = sorted(points, key=lambda p: p.at)
+    first, last = ordered[0].at.timestamp(), ordered[-1].at.timestamp()
+    plot_w = width - _MARGIN_LEFT - _MARGIN_RIGHT
+    plot_h = height - _MARGIN_TOP - _MARGIN_BOTTOM
+    bottom_y = _MARGIN_TOP + plot_h
+
+    def x_of(index: int, point: TimePoint) -> float:
+        if last == first:  # one moment only: spread the runs evenly instead of stacking them
+            share = 0.5 if len(ordered) == 1 else index / (len(ordered) - 1)
+        else:
+            share = (point.at.timestamp() - first) / (last - first)
+        return _MARGIN_LEFT + 8 + share * (plot_w - 16)
+
+    def y_of(value: float) -> float:
+        return bottom_y - value * plot_h
+
+    xy = [(x_of(i, p), y_of(p.value)) for i, p in enumerate(ordered)]
+    parts = [
+        f'<svg class="chart {css_class}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" font-family="sans-serif" font-size="11">',
+        f"<title>{html.escape(title)}</title>",
+    ]
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = y_of(tick)
+        parts.append(
+            f'<line class="grid" x1="{_MARGIN_LEFT}" y1="{y:.2f}" x2="{width - _MARGIN_RIGHT}" y2="{y:.2f}" '
+            f'stroke="#e3e6ea"/><text x="{_MARGIN_LEFT - 6}" y="{y + 4:.2f}" text-anchor="end">{tick:.2f}</text>'
+        )
+    if threshold is not None:
+        y = y_of(threshold)
+        parts.append(
+            f'<line class="threshold" x1="{_MARGIN_LEFT}" y1="{y:.2f}" x2="{width - _MARGIN_RIGHT}" y2="{y:.2f}" '
+            f'stroke="{OBSERVED_COLOUR}" stroke-dasharray="4 3"><title>threshold {_num(threshold)}</title></line>'
+        )
+    parts.append(
+        f'<line class="axis" x1="{_MARGIN_LEFT}" y1="{bottom_y}" x2="{width - _MARGIN_RIGHT}" y2="{bottom_y}" '
+        'stroke="#999"/>'
+        f'<text x="{_MARGIN_LEFT}" y="{bottom_y + 16}" text-anchor="start">{_day(ordered[0].at)}</text>'
+        f'<text x="{width - _MARGIN_RIGHT}" y="{bottom_y + 16}" text-anchor="end">{_day(ordered[-1].at)}</text>'
+        f'<text x="{(_MARGIN_LEFT + width - _MARGIN_RIGHT) / 2:.0f}" y="{bottom_y + 34}" text-anchor="middle">'
+        f"{html.escape(y_label)}, run by run</text>"
+    )
+    if len(xy) > 1:
+        path = " ".join(f"{x:.2f},{y:.2f}" for x, y in xy)
+        parts.append(f'<polyline class="line" points="{path}" fill="none" stroke="{BAR_COLOUR}" stroke-width="2"/>')
+    for (x, y), point in zip(xy, ordered, strict=True):
+        cls, colour, radius = ("point marked", OBSERVED_COLOUR, 6) if point.marked else ("point", BAR_COLOUR, 4)
+        parts.append(
+            f'<circle class="{cls}" cx="{x:.2f}" cy="{y:.2f}" r="{radius}" fill="{colour}">'
+            f"<title>{html.escape(point.label)}: {_num(point.value)}</title></circle>"
+        )
+    if any(p.marked for p in ordered):
+        parts.append(
+            f'<g class="legend"><circle cx="{_MARGIN_LEFT + 6}" cy="10" r="6" fill="{OBSERVED_COLOUR}"/>'
+            f'<text x="{_MARGIN_LEFT + 16}" y="14">{html.escape(marked_label)}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _day(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:

@@ -38,7 +38,7 @@ STATUS_LABELS = {
     "failed": "Failed",
 }
 
-_CSS = """
+PAGE_CSS = """
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; background: #f4f5f7; color: #1f2328;
@@ -60,7 +60,9 @@ table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nu
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid #eaeef2; overflow-wrap: anywhere; }
 th { background: #f6f8fa; font-weight: 600; }
 td.num, th.num { text-align: right; }
-tr.drifted td { background: #fff1e5; } tr.drifted td.verdict { color: #bc4c00; font-weight: 600; }
+tr.drifted td { background: #fff1e5; }
+tr.untested td.verdict { color: #57606a; font-style: italic; }
+tr.drifted td.verdict { color: #bc4c00; font-weight: 600; }
 .pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 600; }
 .pending { color: #9a6700; font-weight: 600; }
 .not-run { color: #57606a; font-style: italic; margin: 0; }
@@ -86,16 +88,18 @@ def render_report_html(report: Mapping[str, Any]) -> str:
             # No script may run on this page, whatever a value smuggles in.
             meta_tag(REPORT_POLICY),
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>Pipeline report {run_id}</title><style>{_CSS}</style></head><body><main>",
+            f"<title>Pipeline report {run_id}</title><style>{PAGE_CSS}</style></head><body><main>",
             _header(report),
             _summary(report.get("summary")),
             _error(report.get("error")),
             _drift(report.get("drift")),
             _models(report.get("training"), report.get("evaluation")),
+            _leaderboard(report.get("training")),
             _offline_test(report.get("offline_test"), report.get("evaluation")),
             _ab_test(report.get("ab_testing_api")),
             _promotion(report.get("promotion"), report.get("status")),
-            _links(report.get("links")),
+            _steps(report.get("steps")),
+            _links(report.get("links"), report.get("previous_run")),
             f"<footer>Report {run_id} · generated {_e(report.get('timestamp'))}</footer>",
             "</main></body></html>\n",
         ]
@@ -181,12 +185,16 @@ def _drift(drift: Mapping[str, Any] | None) -> str:
     for column, result in (drift.get("columns") or {}).items():
         result = result if isinstance(result, Mapping) else {}
         drifted = result.get("drifted") is True
+        untested = result.get("status") == "all_missing"
+        verdict, row_class = ("drifted", "drifted") if drifted else ("stable", "stable")
+        if untested:
+            verdict, row_class = f"not tested: {_missing_in(result.get('missing_in'))}", "untested"
         rows.append(
-            f'<tr class="{"drifted" if drifted else "stable"}"><td class="column">{_e(column)}</td>'
+            f'<tr class="{row_class}"><td class="column">{_e(column)}</td>'
             f"<td>{_e(result.get('column_type'))}</td><td>{_e(result.get('method'))}</td>"
             f'<td class="num">{_e(_score(result.get("score")))}</td>'
             f'<td class="num">{_e(_score(result.get("threshold")))}</td>'
-            f'<td class="verdict">{"drifted" if drifted else "stable"}</td></tr>'
+            f'<td class="verdict">{_e(verdict)}</td></tr>'
         )
     table = (
         '<table class="drift-table"><thead><tr><th>Column</th><th>Type</th><th>Method</th>'
@@ -201,7 +209,102 @@ def _drift(drift: Mapping[str, Any] | None) -> str:
             '<p class="note">The Evidently report was rendered on a sample of '
             f"{_e(drift.get('report_rows'))} rows; the verdicts above use every row.</p>"
         )
-    return f"{head}{intro}{table}{note}</section>"
+    return f"{head}{intro}{table}{_target_drift(drift.get('target_drift'))}{_untested(drift)}{note}</section>"
+
+
+_MISSING_IN = {
+    "current": "no value in the batch",
+    "reference": "no value in the baseline",
+    "both": "no value in the batch or the baseline",
+}
+
+
+def _missing_in(side: Any) -> str:
+    return _MISSING_IN.get(side, "no value on one side")
+
+
+def _target_drift(target: Any) -> str:
+    if not isinstance(target, Mapping):
+        return ""
+    if target.get("status") == "all_missing":
+        verdict = f"not tested ({_missing_in(target.get('missing_in'))})"
+    else:
+        verdict = "drifted" if target.get("drifted") is True else "stable"
+        verdict += (
+            f" ({target.get('method')}: {_score(target.get('score'))}, threshold {_score(target.get('threshold'))})"
+        )
+    counted = (
+        "counts toward the drifted share"
+        if target.get("counted_in_share") is True
+        else "does not count toward the drifted share (only the features decide)"
+    )
+    return (
+        f'<p id="target-drift">Target <code>{_e(target.get("column"))}</code>: '
+        f'<span class="verdict">{_e(verdict)}</span>; it {_e(counted)}.</p>'
+    )
+
+
+def _untested(drift: Mapping[str, Any]) -> str:
+    """Columns left out of the share, each with its reason: no values on a side, or excluded as text."""
+    items = []
+    for column, result in (drift.get("columns") or {}).items():
+        if isinstance(result, Mapping) and result.get("status") == "all_missing":
+            items.append(
+                f'<li class="all-missing"><code>{_e(column)}</code>: {_e(_missing_in(result.get("missing_in")))}</li>'
+            )
+    excluded = drift.get("excluded_columns")
+    for column, reason in excluded.items() if isinstance(excluded, Mapping) else []:
+        items.append(f'<li class="excluded"><code>{_e(column)}</code>: {_e(reason)}</li>')
+    if not items:
+        return ""
+    return f'<h3>Not tested, not in the drifted share</h3><ul class="untested-columns">{"".join(items)}</ul>'
+
+
+def _leaderboard(training: Mapping[str, Any] | None) -> str:
+    if not isinstance(training, Mapping) or "leaderboard" not in training:
+        return ""
+    head = '<section id="leaderboard"><h2>AutoML leaderboard</h2>'
+    board = [row for row in training.get("leaderboard") or [] if isinstance(row, Mapping)]
+    if not board:
+        why = "the version was reused; its full grid is in the MLflow run" if training.get("reused") else "empty"
+        return f'{head}<p class="not-run">No leaderboard: {_e(why)}.</p></section>'
+    rows = "".join(
+        f'<tr><td class="num">{rank}</td><td class="model">{_e(row.get("name"))} '
+        f"<code>{_e(row.get('model'))}</code></td>"
+        f'<td class="num">{_e(format_number(row.get("f1_macro")))}</td>'
+        f'<td class="num">{_e(format_number(row.get("accuracy")))}</td>'
+        f'<td class="num">{_e(format_number(row.get("fit_seconds"), 2))}</td></tr>'
+        for rank, row in enumerate(board, start=1)
+    )
+    return (
+        f'{head}<table class="leaderboard-table"><thead><tr><th class="num">#</th><th>Model</th>'
+        '<th class="num">CV F1 (macro)</th><th class="num">CV accuracy</th><th class="num">Fit time (s)</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+        '<p class="note">Cross-validated on the training rows, best first; the first is the candidate. Fit time: '
+        "the seconds its cross-validation took, all folds.</p></section>"
+    )
+
+
+def _steps(steps: Any) -> str:
+    head = '<section id="steps"><h2>Steps</h2>'
+    if not isinstance(steps, list):
+        why = "the execution history was not readable"
+        return f'{head}<p class="not-run">Step durations unavailable: {why}.</p></section>'
+    rows = []
+    for step in steps:
+        if not isinstance(step, Mapping):
+            continue
+        seconds = step.get("seconds")
+        duration = f"{format_number(seconds, 1)} s" if is_finite(seconds) else "running (this report)"
+        rows.append(
+            f'<tr><td class="step">{_e(step.get("step"))}</td><td>{_e(step.get("started"))}</td>'
+            f'<td class="num duration">{_e(duration)}</td><td class="num">{_e(step.get("attempts"))}</td>'
+            f'<td class="outcome">{_e(step.get("outcome"))}</td></tr>'
+        )
+    return (
+        f'{head}<table class="steps-table"><thead><tr><th>Step</th><th>Started</th><th class="num">Duration</th>'
+        f'<th class="num">Attempts</th><th>Outcome</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>'
+    )
 
 
 def _models(training: Mapping[str, Any] | None, evaluation: Mapping[str, Any] | None) -> str:
@@ -437,10 +540,21 @@ def _promotion(promotion: Mapping[str, Any] | None, status: Any) -> str:
     return f"{head}{decision}<p>Reason: {_e(reason_text(promotion.get('reason')))}</p></section>"
 
 
-def _links(links: Mapping[str, Any] | None) -> str:
+def _links(links: Mapping[str, Any] | None, previous: Any = None) -> str:
     links = links or {}
+    previous = previous if isinstance(previous, Mapping) else {}
     items = []
+    previous_url = safe_url(previous.get("html_url"))
+    if previous_url is None:
+        items.append('<li>Previous run: <span class="not-run">none before this one</span></li>')
+    else:
+        items.append(
+            f'<li><a class="link-previous" href="{_e(previous_url)}">Previous run: {_e(previous.get("run_id"))}</a> '
+            f"({_e(STATUS_LABELS.get(previous.get('status'), previous.get('status')))}, "
+            f"{_e(previous.get('timestamp'))})</li>"
+        )
     for key, label in (
+        ("index", "Every run"),
         ("drift_report", "Evidently drift report"),
         ("mlflow_run", "MLflow run"),
         ("mlflow_model", "MLflow model version"),
@@ -454,8 +568,12 @@ def _links(links: Mapping[str, Any] | None) -> str:
     return f'<section id="links"><h2>Links</h2><ul>{"".join(items)}</ul></section>'
 
 
-def _e(value: Any) -> str:
+def escape(value: Any) -> str:
+    """Any value as HTML text, quotes included; None as a dash."""
     return "—" if value is None else html.escape(str(value), quote=True)
+
+
+_e = escape
 
 
 def _difference(a: Any, b: Any) -> float | None:
