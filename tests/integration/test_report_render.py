@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 from datetime import UTC, datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from PIL import Image
 
 import tests.support.chromium as support
 from tests.support.chromium import ChromiumError, Element, parse_dom, render, require_chromium, to_url
+from tests.support.static_server import serving
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 NOW = datetime(2026, 11, 26, 6, 3, 7, tzinfo=UTC)
@@ -117,21 +115,8 @@ def test_no_drift_and_failed_reports_render(tmp_path, name, badge, present, abse
 @pytest.fixture
 def served(tmp_path):
     """A static file server on a free port, as the reports website is, stopped after the test."""
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    with serving(tmp_path) as base:
+        yield tmp_path, base
 
 
 def test_helper_renders_a_report_served_over_http(served):
