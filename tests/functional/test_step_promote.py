@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mlops_core import gate_tags, policy
 from mlops_core.contracts import PromotionOutput
-from mlops_core.exceptions import InvalidRequestError, ProductionChangedError
+from mlops_core.exceptions import InvalidRequestError
 from mlops_core.pipeline import promote
 
 from tests.fakes import fake_deps
@@ -122,11 +122,18 @@ def test_a_reviewed_waiting_candidate_is_promoted_on_its_offline_verdict_and_new
     assert gate_tags.RUN_ID not in deps.registry.versions["2"].tags
 
 
-def test_production_moved_since_the_decision_promotes_nothing(deps, state) -> None:
+def test_production_moved_since_the_decision_promotes_nothing_and_retires_the_candidate(deps, state) -> None:
     deps.registry.add(RuleModel(constant("setosa"), []), alias="production")  # v3 promoted meanwhile
-    with pytest.raises(ProductionChangedError):
-        promote.run(state, deps)
-    assert deps.registry.aliases["production"] == "3"
+    out = promote.run(state, deps)
+    assert out["outcome"] == "blocked" and out["reason"] == policy.PRODUCTION_CHANGED
+    assert deps.registry.aliases["production"] == "3" and deps.registry.promotions == []
+    tags = deps.registry.versions["2"].tags
+    assert tags[gate_tags.STATE] == gate_tags.RETIRED and tags[gate_tags.DECISION] == policy.PRODUCTION_CHANGED
+
+
+def test_the_state_tag_follows_the_alias_move(deps, state) -> None:
+    promote.run(state, deps)
+    assert deps.registry.versions["2"].tags[gate_tags.STATE] == gate_tags.PROMOTED
 
 
 def test_the_gates_are_recomputed_from_the_figures_not_the_passed_flags(deps, state) -> None:

@@ -31,6 +31,7 @@ ONLINE_PASSES: Final = (NON_INFERIOR, NO_PRODUCTION_MODEL)
 BETTER_OFFLINE_AND_ONLINE: Final = "better_offline_and_online"
 AWAITING_ONLINE_EVIDENCE: Final = "awaiting_online_evidence"
 ONLINE_UNDECIDED_TOO_LONG: Final = "online_undecided_too_long"
+PRODUCTION_CHANGED: Final = "production_changed"  # Production moved between the decision and the alias move
 
 Outcome = Literal["promoted", "pending", "blocked"]
 

@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_core import gate_tags
 from mlops_core.contracts import PromotionOutput
+from mlops_core.exceptions import ProductionChangedError
 from mlops_core.pipeline.context import step_output, training_output
 from mlops_core.policy import (
     NO_STATISTICAL_TEST,
     OFFLINE_PASSES,
+    PRODUCTION_CHANGED,
+    Decision,
     GateResult,
     decide_promotion,
     offline_gate,
@@ -52,14 +55,10 @@ def run(state: dict[str, Any], deps: Deps) -> PromotionOutput:
     decision = decide_promotion(offline, online, waited_days=waited, pending_max_days=settings.pending_max_days)
 
     actor = state.get("execution_arn") or state["run_id"]
-    tags = {
-        gate_tags.STATE: {"promoted": gate_tags.PROMOTED, "pending": gate_tags.PENDING}.get(
-            decision.outcome, gate_tags.BLOCKED
-        ),
-        gate_tags.OFFLINE: offline.reason,
-        gate_tags.ONLINE: online.reason,
-        gate_tags.DECISION: decision.reason,
-    }
+    # The gates' verdicts first; gate.state only once the registry says where the candidate now stands.
+    tags = {gate_tags.OFFLINE: offline.reason, gate_tags.ONLINE: online.reason, gate_tags.DECISION: decision.reason}
+    if decision.outcome == "pending":
+        tags[gate_tags.STATE] = gate_tags.PENDING
     if not pending.get("found"):
         tags[gate_tags.STAGED_AT] = ab_test["staged_at"]
         tags[gate_tags.RUN_ID] = state["run_id"]
@@ -68,15 +67,23 @@ def run(state: dict[str, Any], deps: Deps) -> PromotionOutput:
     previous = registry.production_version()
     new_version = None
     if decision.outcome == "promoted":
-        record = registry.promote(
-            candidate,
-            actor=actor,
-            reason=decision.reason,
-            evidence=promotion_evidence(state["run_id"], evaluation, ab_test),
-            expected_production=expected,
-        )
-        previous, new_version = record.previous_version, str(record.version)
-    elif decision.outcome == "blocked":
+        try:
+            record = registry.promote(
+                candidate,
+                actor=actor,
+                reason=decision.reason,
+                evidence=promotion_evidence(state["run_id"], evaluation, ab_test),
+                expected_production=expected,
+            )
+        except ProductionChangedError:
+            # Both gates compared the candidate with a Production model that is no longer Production: their
+            # evidence says nothing about the new one. Retire it; a later drifted batch trains afresh.
+            decision = Decision("blocked", PRODUCTION_CHANGED)
+            registry.record_evidence(candidate, metrics={}, tags={gate_tags.DECISION: decision.reason})
+        else:
+            previous, new_version = record.previous_version, str(record.version)
+            registry.record_evidence(candidate, metrics={}, tags={gate_tags.STATE: gate_tags.PROMOTED})
+    if decision.outcome == "blocked":
         registry.retire(candidate, actor=actor, reason=decision.reason)
     return PromotionOutput(
         promoted=decision.promote,

@@ -58,6 +58,7 @@ REASONS = {
     "better_offline_and_online": "significantly better offline and not worse online",
     "awaiting_online_evidence": "the candidate waits in Staging while online evidence accumulates",
     "online_undecided_too_long": "the online test was still undecided after the longest wait allowed",
+    "production_changed": "Production changed after the gates compared the candidate with it",
 }
 
 
