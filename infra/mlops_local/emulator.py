@@ -25,6 +25,7 @@ from mlops_local import moto_patches
 from mlops_local.durability import Committer, DurableApp, WriteGate
 from mlops_local.environment import CREDENTIALS_ENV
 from mlops_local.exceptions import EmulatorError, ToolError, error_line
+from mlops_local.job_executor import JobExecutor
 from mlops_local.lambda_executor import LambdaExecutor
 from mlops_local.persistence import Snapshots, executions_running
 from mlops_local.targets import DEFAULT_REGION
@@ -96,6 +97,7 @@ class EmulatorServer:
         self.interrupted: list[str] = []  # executions a restore ended as failed
         self._server: Any = None
         self._executor: LambdaExecutor | None = None
+        self._jobs: JobExecutor | None = None
         self._scheduler: Any = None
         self._committer: Committer | None = None
 
@@ -122,8 +124,11 @@ class EmulatorServer:
         gate = WriteGate()
         snapshots = Snapshots(self.state_dir / "state")
         self._committer = committer = Committer(snapshots.save, gate, changing=executions_running)
-        self._executor = LambdaExecutor(self.state_dir, self.endpoint_url, MotoLogsSink(committer.mark_dirty))
-        moto_patches.apply(self._executor)
+        sink = MotoLogsSink(committer.mark_dirty)
+        self._executor = LambdaExecutor(self.state_dir, self.endpoint_url, sink)
+        # ECS tasks (TrainModel's job path) run like Lambda functions: the deployed code, in local processes.
+        self._jobs = JobExecutor(self._executor.code_store, self.endpoint_url, sink)
+        moto_patches.apply(self._executor, self._jobs)
         if self.persist and snapshots.exists():
             self.interrupted = snapshots.restore()
             for arn in self.interrupted:
@@ -179,7 +184,7 @@ class EmulatorServer:
         self._scheduler.start()
 
     def stop(self) -> None:
-        """Stop the scheduler, the server and every Lambda worker."""
+        """Stop the scheduler, the server, every Lambda worker and every ECS task's process."""
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
@@ -189,6 +194,9 @@ class EmulatorServer:
         if self._executor is not None:
             self._executor.stop()
             self._executor = None
+        if self._jobs is not None:
+            self._jobs.stop_all()
+            self._jobs = None
         if self._committer is not None and self.persist:
             self._committer.stop()  # the last snapshot, after the last request
         self._committer = None

@@ -134,6 +134,17 @@ def timeout_error(request_id: str, timeout: int) -> dict[str, Any]:
     )
 
 
+def base_environment(endpoint_url: str, own: Mapping[str, str], host_env: Mapping[str, str]) -> dict[str, str]:
+    """A platform process's environment before its reserved variables: the endpoints as defaults that the
+    function's or task's own variables (`own`) may override, then the credentials of its role."""
+    env = {"PATH": host_env.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8", "TZ": ":UTC"}
+    env["AWS_ENDPOINT_URL"] = endpoint_url
+    env["MLFLOW_S3_ENDPOINT_URL"] = endpoint_url
+    env.update({key: str(value) for key, value in own.items()})
+    env.update(WORKER_CREDENTIALS)
+    return env
+
+
 def worker_environment(
     spec: FunctionSpec, task_root: Path, stream: str, endpoint_url: str, host_env: Mapping[str, str]
 ) -> dict[str, str]:
@@ -142,11 +153,7 @@ def worker_environment(
     The endpoint variables are defaults the function may override (the emulator adapts to the code);
     the runtime's reserved variables always win over the function's, as Lambda refuses to let them be set.
     """
-    env = {"PATH": host_env.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8", "TZ": ":UTC"}
-    env["AWS_ENDPOINT_URL"] = endpoint_url
-    env["MLFLOW_S3_ENDPOINT_URL"] = endpoint_url
-    env.update({key: str(value) for key, value in spec.environment.items()})
-    env.update(WORKER_CREDENTIALS)
+    env = base_environment(endpoint_url, spec.environment, host_env)
     env.update(
         {
             "AWS_REGION": spec.region,
@@ -408,6 +415,11 @@ class LambdaExecutor:
         self._busy: set[Worker] = set()
         self._starting: dict[str, int] = {}
         self._stopped = False
+
+    @property
+    def code_store(self) -> CodeStore:
+        """Where deployed code is unpacked; the ECS job executor shares it (one unpack per distinct zip)."""
+        return self._code
 
     def invoke(self, spec: FunctionSpec, body: bytes | str | None, invocation_type: str) -> InvocationResult | None:
         """Run one invocation; for "Event" start it in the background and return None at once."""

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_local.exceptions import UnsupportedMotoError
+from mlops_local.job_executor import TASK_FAILED_TO_START, JobExecutor, JobExit, JobSpec, JobStartError
 from mlops_local.lambda_executor import FunctionSpec, LambdaExecutor, LambdaExecutorError, log_tail
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 _ORIGINALS: dict[str, Any] = {}
 _applied = False
 _executor: LambdaExecutor | None = None
+_jobs: JobExecutor | None = None
 
 # --- the seams -------------------------------------------------------------------------------------------
 
@@ -123,6 +125,12 @@ _DYNAMODB_CALLS = (
 _LAMBDA = "moto.awslambda.models"
 _SFN = "moto.stepfunctions"
 _SFN_EVAL = "moto.stepfunctions.parser.asl.eval"
+_SFN_ERROR = "moto.stepfunctions.parser.asl.component.common.error_name"
+_SFN_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service"
+_NORMALISE = ("response", "boto_service_name", "service_action_name")
+_NORMALISE_PARAMETERS = ("parameters", "boto_service_name", "service_action_name")
+_ECS = "moto.ecs.models.EC2ContainerServiceBackend"
+_RESOLVER = ("env", "resource_runtime_part", "normalised_parameters", "state_credentials")
 
 SEAMS: tuple[Seam, ...] = (
     # Lambda: the executor behind Invoke and behind moto's own integrations.
@@ -223,6 +231,31 @@ SEAMS: tuple[Seam, ...] = (
     Seam("moto.apigateway.models.APIGatewayBackend.delete_stage", ("function_id", "stage_name")),
     Seam("moto.apigateway.models.RestAPI.update_from_cloudformation_json", _CFN_UPDATE, classmethod=True),
     Seam("moto.apigateway.models.APIGatewayBackend.update_rest_api", ("function_id", "patch_operations")),
+    # ECS tasks (mlops_local.job_executor): RunTask starts the container's command, StopTask stops it, and
+    # Step Functions' `ecs:runTask.sync` reads the task as AWS returns it and fails on a non-zero exit.
+    Seam(f"{_ECS}.run_task", ("cluster_str", "task_definition_str", "count", "overrides", "started_by", "tags")),
+    Seam(f"{_ECS}.stop_task", ("cluster_str", "task_str", "reason")),
+    Seam(f"{_ECS}.describe_tasks", ("cluster_str", "tasks")),
+    Seam(f"{_ECS}.describe_task_definition", ("task_definition_str",)),
+    Seam("moto.moto_api._internal.managed_state_model.ManagedState._get_next_status", ("previous",)),
+    Seam(f"{_SFN_SERVICE}_ecs.StateTaskServiceEcs._build_sync_resolver", _RESOLVER),
+    Seam(f"{_SFN_SERVICE}_ecs.StateTaskServiceEcs._normalise_response", _NORMALISE),
+    Seam(f"{_SFN_SERVICE}_ecs.StateTaskServiceEcs._normalise_parameters", _NORMALISE_PARAMETERS),
+    Seam(f"{_SFN_SERVICE}_aws_sdk.StateTaskServiceAwsSdk._normalise_response", _NORMALISE),
+    Seam(f"{_SFN_SERVICE}_aws_sdk.StateTaskServiceAwsSdk._normalise_parameters", _NORMALISE_PARAMETERS),
+    Seam(f"{_SFN_SERVICE}.StateTaskService._to_boto_request", ("parameters", "structure_shape")),
+    Seam(f"{_SFN_SERVICE}.StateTaskService._from_boto_response", ("response", "structure_shape")),
+    Seam(f"{_SFN_SERVICE}.StateTaskService._get_boto_service_name", ("boto_service_name",)),
+    Seam(f"{_SFN_SERVICE}.StateTaskService._get_boto_service_action", ("service_action_name",)),
+    Seam(f"{_SFN_ERROR}.failure_event.FailureEvent", ("env", "error_name", "event_type", "event_details")),
+    Seam(f"{_SFN_ERROR}.failure_event.FailureEventException", ("failure_event",)),
+    Seam(f"{_SFN_ERROR}.states_error_name.StatesErrorName", ("typ",)),
+    Seam(f"{_SFN_ERROR}.states_error_name_type.StatesErrorNameType.StatesTaskFailed"),
+    Seam(f"{_SFN}.parser.api.TaskFailedEventDetails", declares=("error", "cause", "resource", "resourceType")),
+    Seam(f"{_SFN_EVAL}.event.event_detail.EventDetails", declares=("taskFailedEventDetails",)),
+    Seam("moto.stepfunctions.parser.asl.utils.encoding.to_json_str", ("obj",)),
+    Seam(f"{_SFN_EVAL}.environment.Environment.is_running", ("self",)),
+    Seam("moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for", ("region", "service", "state_credentials")),
 )
 
 
@@ -255,15 +288,17 @@ def check_moto() -> None:
 # --- applying the patches --------------------------------------------------------------------------------
 
 
-def apply(executor: LambdaExecutor) -> None:
-    """Route moto's Lambda invocations to `executor` and fix moto where it differs from AWS (idempotent).
+def apply(executor: LambdaExecutor, jobs: JobExecutor | None = None) -> None:
+    """Route moto's Lambda invocations to `executor`, its ECS tasks to `jobs`, and fix moto where it differs
+    from AWS (idempotent). Without `jobs`, ECS tasks do what moto's do: nothing, then stop with exit code 0.
 
     Raises UnsupportedMotoError, before changing anything, if the installed moto does not fit the patches.
     """
-    global _executor, _applied
+    global _executor, _jobs, _applied
     if not _applied:
         check_moto()
     _executor = executor
+    _jobs = jobs
     if _applied:
         return
     from moto.apigateway.models import RestAPI
@@ -324,6 +359,7 @@ def apply(executor: LambdaExecutor) -> None:
     # conflicting writes, so one lock around the item calls is the faithful fix.
     for name in _DYNAMODB_CALLS:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+    _patch_ecs_tasks()
     _applied = True
 
 
@@ -647,3 +683,250 @@ def _register_bucket_policy_resource() -> None:
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
+
+
+# --- ECS tasks and Step Functions' ecs:runTask.sync ------------------------------------------------------
+
+ABANDONED_REASON = "Task stopped by Step Functions: the state timed out or the execution stopped"
+_POLL_SECONDS = 0.5
+
+
+def _patch_ecs_tasks() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
+        StateTaskServiceEcs,
+    )
+
+    # moto never runs a task: RunTask records it RUNNING and each DescribeTasks moves it a step towards STOPPED,
+    # exit code 0. Start the container's command instead, and hold the task RUNNING until the command exits.
+    _ORIGINALS["ECS.run_task"] = EC2ContainerServiceBackend.run_task
+    EC2ContainerServiceBackend.run_task = _run_task
+    _ORIGINALS["ECS.stop_task"] = EC2ContainerServiceBackend.stop_task
+    EC2ContainerServiceBackend.stop_task = _stop_task
+    # moto's service integrations pass Step Functions' parameters to boto3 unconverted and return boto3's
+    # response as it comes: its `_normalise_parameters` and `_normalise_response` are stubs, where the
+    # LocalStack interpreter it vendors maps names through the API's shapes with helpers moto kept
+    # (`_to_boto_request`, `_from_boto_response`). So `ecs:runTask` loses `Cluster` and fails reading `Tasks`,
+    # and `aws-sdk:s3:getObject` returns an unreadable stream. Only the two integrations the pipeline uses are
+    # switched to the shape mapping; Lambda's integration keeps moto's behaviour.
+    # Then `ecs:runTask.sync` returns any STOPPED task as success: AWS fails the state with States.TaskFailed
+    # when the essential container did not exit 0, and stops the task when the state times out or the
+    # execution stops.
+    # Upstream: no issue yet; moto needs the LocalStack normalisers (and the sync failure check) restored.
+    for integration in (StateTaskServiceEcs, StateTaskServiceAwsSdk):
+        integration._normalise_parameters = _normalise_parameters
+        integration._normalise_response = _normalise_response
+    _ORIGINALS["StateTaskServiceEcs._build_sync_resolver"] = StateTaskServiceEcs._build_sync_resolver
+    StateTaskServiceEcs._build_sync_resolver = _ecs_sync_resolver
+
+
+def _run_task(self: Any, cluster_str: str, task_definition_str: str, *args: Any, **kwargs: Any) -> Any:
+    tasks = _ORIGINALS["ECS.run_task"](self, cluster_str, task_definition_str, *args, **kwargs)
+    jobs = _jobs
+    if jobs is not None:
+        for task in tasks:
+            _start_task(self, task, jobs)
+    return tasks
+
+
+def _start_task(backend: Any, task: Any, jobs: JobExecutor) -> None:
+    # No transitions left: the status stays RUNNING however often the task is described, until _task_stopped.
+    task._transitions = []
+    for container in task.containers:
+        container.exitCode = None
+        container.last_status = "RUNNING"
+    try:
+        spec = job_spec(backend, task)
+        jobs.start(spec, functools.partial(_task_stopped, task))
+    except (JobStartError, LambdaExecutorError) as exc:
+        _task_stopped(task, JobExit(None, TASK_FAILED_TO_START, str(exc)))
+
+
+def _task_stopped(task: Any, exit: JobExit) -> None:
+    for container in task.containers:
+        container.last_status = "STOPPED"
+        container.exitCode = exit.exit_code
+        if exit.exit_code is None:
+            container.reason = exit.reason
+    task.stop_code = exit.stop_code
+    task.stopped_reason = task.stopped_reason or exit.reason
+    task.desired_status = "STOPPED"
+    task.last_status = "STOPPED"
+
+
+def _stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+    jobs = _jobs
+    running = jobs.running() if jobs is not None else []
+    tasks = [t for t in self.describe_tasks(cluster_str, [task_str]) if t.task_arn in running]
+    if not tasks or jobs is None:
+        return _ORIGINALS["ECS.stop_task"](self, cluster_str, task_str, reason)
+    # The task stays RUNNING (desired STOPPED) until its process has exited, as ECS reports STOPPING.
+    task = tasks[0]
+    task.desired_status = "STOPPED"
+    task.stopped_reason = reason or "Task stopped by user"
+    jobs.stop(task.task_arn, task.stopped_reason)
+    return task
+
+
+def job_spec(backend: Any, task: Any) -> JobSpec:
+    """The task's essential container as the job executor runs it; JobStartError when it cannot run here."""
+    definition = backend.describe_task_definition(task.task_definition_arn)
+    containers = [_camel_keys(c) for c in definition.container_definitions]
+    essential = [c for c in containers if c.get("essential", True) is not False]
+    if len(essential) != 1:
+        raise JobStartError(
+            f"the emulator runs tasks with one essential container; {definition.arn} has {len(essential)}"
+        )
+    container = essential[0]
+    name = str(container.get("name", ""))
+    overrides = _camel_keys(task.overrides or {}).get("containerOverrides") or []
+    override = next((o for o in overrides if o.get("name") == name), {})
+    environment = {str(e["name"]): str(e.get("value", "")) for e in container.get("environment") or []}
+    environment.update({str(e["name"]): str(e.get("value", "")) for e in override.get("environment") or []})
+    command = tuple(container.get("entryPoint") or ()) + tuple(
+        override.get("command") or container.get("command") or ()
+    )
+    log = container.get("logConfiguration") or {}
+    options = (log.get("options") or {}) if log.get("logDriver") == "awslogs" else {}
+    code = _image_code(str(container.get("image", "")), task)
+    return JobSpec(
+        task_arn=task.task_arn,
+        account_id=task._account_id,
+        region=task.region_name,
+        container=name,
+        command=tuple(str(part) for part in command),
+        environment=environment,
+        code=code.code,
+        layers=code.layers,
+        log_group=options.get("awslogs-group"),
+        log_stream_prefix=options.get("awslogs-stream-prefix"),
+    )
+
+
+def _image_code(image: str, task: Any) -> FunctionSpec:
+    """The deployed code an image stands for: a Lambda function's ARN names that function's code and layers."""
+    from moto.awslambda.utils import get_backend
+
+    if not image.startswith("arn:") or ":lambda:" not in image:
+        raise JobStartError(
+            f"CannotPullContainerError: the emulator has no image registry, so it runs a task whose container "
+            f"image is a Lambda function ARN with that function's deployed code; got {image!r}"
+        )
+    backend = get_backend(task._account_id, task.region_name)
+    try:
+        fn = backend.get_function(image, None)
+    except Exception as exc:
+        raise JobStartError(f"CannotPullContainerError: function {image} does not exist: {exc}") from exc
+    return function_spec(fn, backend)
+
+
+def _camel_keys(value: Any) -> Any:
+    """CloudFormation registers a task definition in camelCase, but a stack update keeps its PascalCase keys."""
+    if isinstance(value, dict):
+        return {(k[:1].lower() + k[1:] if isinstance(k, str) else k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(item) for item in value]
+    return value
+
+
+@functools.cache
+def _operation_model(service: str, action: str) -> Any:
+    import botocore.session
+
+    name = "".join(part.capitalize() for part in action.split("_"))
+    return botocore.session.get_session().get_service_model(service).operation_model(name)
+
+
+def _normalise_parameters(
+    self: Any, parameters: dict[str, Any], boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:
+    """Step Functions' PascalCase parameters as boto3 names them (`Cluster` -> `cluster`), by the API's shape."""
+    operation = _operation_model(
+        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
+    )
+    if operation.input_shape is not None:
+        self._to_boto_request(parameters, operation.input_shape)
+
+
+def _normalise_response(
+    self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:
+    """boto3's response as Step Functions returns it (`taskArn` -> `TaskArn`, streamed bodies read), in place."""
+    operation = _operation_model(
+        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
+    )
+    if operation.output_shape is not None:
+        self._from_boto_response(response, operation.output_shape)
+
+
+def task_failure(task: Mapping[str, Any]) -> str | None:
+    """Why Step Functions fails a stopped task (PascalCase description), or None when it succeeded."""
+    if task.get("StopCode") not in (None, "EssentialContainerExited"):
+        return f"{task.get('StopCode')}: {task.get('StoppedReason', '')}"
+    for container in task.get("Containers") or []:
+        if container.get("ExitCode") != 0:
+            return f"container {container.get('Name')} exited with {container.get('ExitCode')}"
+    return None
+
+
+def _ecs_sync_resolver(
+    self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: Any, state_credentials: Any
+) -> Callable[[], Any]:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    submitted = env.stack[-1]["Tasks"][0]
+    task_arn, cluster_arn = submitted["TaskArn"], submitted["ClusterArn"]
+    resolve = _ORIGINALS["StateTaskServiceEcs._build_sync_resolver"](
+        self, env, resource_runtime_part, normalised_parameters, state_credentials
+    )
+    finished = threading.Event()
+
+    def stop_when_abandoned() -> None:
+        # The state's frame ends on States.Timeout or when the execution stops; the task must not outlive it.
+        while not finished.wait(_POLL_SECONDS):
+            if not env.is_running():
+                client = boto_client_for(resource_runtime_part.region, "ecs", state_credentials)
+                client.stop_task(cluster=cluster_arn, task=task_arn, reason=ABANDONED_REASON)
+                return
+
+    threading.Thread(target=stop_when_abandoned, name=f"sfn-ecs-{task_arn.rsplit('/', 1)[-1]}", daemon=True).start()
+
+    def resolver() -> Any:
+        described = resolve()
+        if described is None:
+            return None
+        finished.set()
+        if task_failure(described) is None:
+            return described
+        # As moto's own `batch:submitJob.sync` fails a job that did not succeed.
+        raise FailureEventException(
+            FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                        error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                        cause=to_json_str(described),
+                    )
+                ),
+            )
+        )
+
+    return resolver

@@ -39,6 +39,9 @@ def test_pipeline_has_a_task_per_step(definition: dict[str, Any]) -> None:
         "CheckDataDrift",
         "FindPendingCandidate",
         "TrainModel",
+        "StageTrainingInput",
+        "TrainModelJob",
+        "LoadTrainingOutput",
         "EvaluateCandidate",
         "RunAbTest",
         "PromoteIfBetter",
@@ -48,6 +51,8 @@ def test_pipeline_has_a_task_per_step(definition: dict[str, Any]) -> None:
 
 def test_every_task_retries_transient_lambda_errors(definition: dict[str, Any]) -> None:
     for name, task in _tasks(definition).items():
+        if not task["Resource"].startswith("${"):
+            continue  # a service integration (the job path), not a Lambda function
         retried = {error for retrier in task.get("Retry", []) for error in retrier["ErrorEquals"]}
         missing = TRANSIENT_LAMBDA_ERRORS - retried
         assert not missing, f"{name} does not retry {sorted(missing)}"
@@ -73,6 +78,8 @@ def test_every_task_writes_under_its_own_result_path(definition: dict[str, Any])
         # "$" (the default) or a missing ResultPath would replace the whole state with the step's output.
         assert isinstance(path, str) and path.startswith("$.") and path.count(".") == 1, f"{name}: {path!r}"
         assert path != "$.error", name
+    # The two training paths are alternatives: each leaves the TrainingOutput under $.training.
+    assert paths.pop("LoadTrainingOutput") == paths["TrainModel"] == "$.training"
     assert len(set(paths.values())) == len(paths), paths
     assert paths["CheckDataDrift"] == "$.drift"
 
@@ -86,7 +93,7 @@ def test_a_waiting_candidate_is_reviewed_first_then_drift_decides(definition: di
     # the order matters: a drifted batch must not train a candidate that would replace the waiting one
     assert choice["Choices"] == [
         {"Variable": "$.pending.found", "BooleanEquals": True, "Next": "RunAbTest"},
-        {"Variable": "$.drift.detected", "BooleanEquals": True, "Next": "TrainModel"},
+        {"Variable": "$.drift.detected", "BooleanEquals": True, "Next": "SizeTraining"},
     ]
     assert choice["Default"] == REPORT_STATE
 
@@ -98,6 +105,40 @@ def test_drift_path_runs_every_step_in_order_then_reports(definition: dict[str, 
         path.append(name)
         name = states[name]["Next"]
     assert path == ["TrainModel", "EvaluateCandidate", "RunAbTest", "PromoteIfBetter"]
+
+
+def test_training_takes_the_job_path_past_the_threshold_and_the_lambda_by_default(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    sizing = states["SizeTraining"]
+    assert sizing["Parameters"]["rows.$"] == "States.MathAdd($.drift.reference_rows, $.drift.batch_rows)"
+    assert "${TrainingJobThresholdRows}" in sizing["Parameters"]["threshold_rows.$"]
+    choice = states[sizing["Next"]]
+    assert choice["Choices"] == [
+        {
+            "Variable": "$.training_size.rows",
+            "NumericGreaterThanPath": "$.training_size.threshold_rows",
+            "Next": "StageTrainingInput",
+        }
+    ]
+    assert choice["Default"] == "TrainModel"
+    path, name = [], "StageTrainingInput"
+    while name != "EvaluateCandidate":
+        path.append(name)
+        name = states[name]["Next"]
+    assert path == ["StageTrainingInput", "TrainModelJob", "LoadTrainingOutput", "UnwrapTrainingOutput"]
+    job = states["TrainModelJob"]
+    assert job["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    assert job["TimeoutSecondsPath"] == "$.training_size.timeout_seconds"
+
+
+def test_the_job_reads_and_writes_the_keys_the_states_around_it_use(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    (override,) = states["TrainModelJob"]["Parameters"]["Overrides"]["ContainerOverrides"]
+    keys = {variable["Name"]: variable["Value.$"] for variable in override["Environment"]}
+    assert keys["TRAINING_JOB_INPUT_KEY"] == states["StageTrainingInput"]["Parameters"]["Key.$"]
+    assert keys["TRAINING_JOB_OUTPUT_KEY"] == states["LoadTrainingOutput"]["Parameters"]["Key.$"]
+    unwrap = states["UnwrapTrainingOutput"]
+    assert (unwrap["Type"], unwrap["InputPath"], unwrap["ResultPath"]) == ("Pass", "$.training.value", "$.training")
 
 
 def test_a_caught_error_still_fails_the_execution(definition: dict[str, Any]) -> None:

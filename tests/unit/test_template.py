@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import re
 import subprocess
 import sys
@@ -174,3 +175,21 @@ def test_an_explicit_api_url_wins(template: dict[str, Any]) -> None:
 def test_the_api_url_output_is_the_url_the_ab_step_calls(template: dict[str, Any]) -> None:
     variables = template["Resources"]["RunAbTestFunction"]["Properties"]["Environment"]["Variables"]
     assert template["Outputs"]["ApiUrl"]["Value"] == variables["API_URL"]
+
+
+def test_the_training_job_runs_the_train_entry_point_with_its_size_from_parameters(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    task = resources["TrainingJobTaskDefinition"]["Properties"]
+    assert task["RequiresCompatibilities"] == ["FARGATE"] and task["NetworkMode"] == "awsvpc"
+    assert task["Cpu"] == {"Ref": "TrainingJobCpu"} and task["Memory"] == {"Ref": "TrainingJobMemory"}
+    (container,) = task["ContainerDefinitions"]
+    assert container["EntryPoint"] + container["Command"] == ["python3", "-m", "mlops_core.jobs.train_model"]
+    # The state machine's container override names this container.
+    definition = json.loads(ASL_PATH.read_text())
+    (override,) = definition["States"]["TrainModelJob"]["Parameters"]["Overrides"]["ContainerOverrides"]
+    assert override["Name"] == container["Name"]
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "TrainingJobLogGroup"}
+    parameters = template["Parameters"]
+    assert parameters["TrainingJobThresholdRows"]["MinValue"] == 0
+    substitutions = resources["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["TrainingJobThresholdRows"] == {"Ref": "TrainingJobThresholdRows"}
