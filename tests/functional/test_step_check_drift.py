@@ -316,3 +316,46 @@ def test_report_sampled_is_true_whenever_either_side_was_sampled(max_rows, batch
     out = check_drift.run(envelope(), deps)
     assert (out["report_sampled"], out["report_rows"]) == (sampled, rows)
     assert deps.drift_reporter.calls[0]["reference_rows"] == 150
+
+
+def _measurements(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"amount": rng.normal(50 + shift, 10, rows), "churned": (rng.random(rows) < 0.07).astype(int)})
+
+
+def test_a_bounded_profile_stores_the_exact_column_apart_and_reads_it_only_near_the_threshold(monkeypatch) -> None:
+    from mlops_core import settings
+
+    monkeypatch.setenv(settings.DRIFT_PROFILE_MAX_BYTES_PER_COLUMN, "4096")
+    deps = fake_deps()
+    baseline = _measurements(20_000, 0)
+    _own_dataset(deps, baseline)
+    _batch(deps, _measurements(5000, 1, shift=5.0), "far.parquet")
+    far = check_drift.run(envelope("run-1", batch_key="far.parquet"), deps)
+    prefix = far["profile_prefix"]
+    assert prefix.endswith("v3-4096/")
+    assert deps.data.keys(prefix + "exact/") == [prefix + "exact/0.bin"]
+    assert len(deps.data.get(prefix + "profile.bin")) < 4096 + 4096  # the sketch and the small target column
+    assert far["columns"]["amount"]["decided_by"] == "profile" and far["columns"]["amount"]["drifted"]
+
+    # W1 normed of a copy shifted by a tenth of its std is the threshold itself: only the exact column decides.
+    near = baseline.assign(amount=baseline["amount"] + 0.1 * baseline["amount"].std(ddof=0))
+    _batch(deps, near, "near.parquet")
+    deps.data.reads.clear()
+    out = check_drift.run(envelope("run-2", batch_key="near.parquet"), deps)
+    assert out["columns"]["amount"]["decided_by"] == "exact"
+    assert out["columns"]["amount"]["score"] == pytest.approx(0.1, rel=1e-9)
+    assert prefix + "exact/0.bin" in deps.data.reads
+    assert out["columns"]["churned"]["decided_by"] == "profile"  # counts: always exact in the profile
+
+
+@pytest.mark.parametrize("value", ["512", "lots"])
+def test_a_profile_bound_that_cannot_work_fails_naming_the_variable(monkeypatch, value: str) -> None:
+    from mlops_core import settings
+
+    monkeypatch.setenv(settings.DRIFT_PROFILE_MAX_BYTES_PER_COLUMN, value)
+    deps = fake_deps()
+    _own_dataset(deps, _measurements(300, 0))
+    _batch(deps, _measurements(300, 1))
+    with pytest.raises(ConfigurationError, match="DRIFT_PROFILE_MAX_BYTES_PER_COLUMN"):
+        check_drift.run(envelope(), deps)

@@ -11,7 +11,6 @@ all missing and left out of the share; Evidently refuses them, so they are not i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +18,7 @@ import pandas as pd
 import pytest
 from mlops_core.data.io import frame_from_bytes, frame_to_bytes
 from mlops_core.drift import build_profile, detect_drift, evidently_inputs
+from mlops_core.drift.profile import exact_column_from_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -29,6 +29,7 @@ class Case:
     reference: pd.DataFrame
     current: pd.DataFrame
     target: str | None
+    max_bytes_per_column: int = 4 << 20  # the default; sketch cases set a small bound
 
 
 def _split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -126,6 +127,33 @@ def _large_cases() -> list[Case]:
     ]
 
 
+SKETCH_BYTES = 16 * 1024  # a sketch of about 680 points: a normed-Wasserstein bound near 0.01
+
+
+def _sketch_cases() -> list[Case]:
+    """Bounded profiles (sketches) with scores on both sides of the threshold and close to it: some within the
+    sketch's error bound (decided by the exact column), some just outside it (certified by the sketch)."""
+    rng = np.random.default_rng(40)
+    rows = 20_000
+    reference = pd.DataFrame({f"w{i}": rng.normal(3 * i, 1 + i / 4, rows) for i in range(8)})
+    # A copy of the reference moved by s std has a normed Wasserstein distance of exactly s.
+    shifts = [0.06, 0.085, 0.097, 0.1, 0.103, 0.115, 0.14, 0.0]
+    moved = reference.copy()
+    for i, shift in enumerate(shifts):
+        moved[f"w{i}"] = reference[f"w{i}"] + shift * reference[f"w{i}"].std(ddof=0)
+    fresh = pd.DataFrame(
+        {f"w{i}": rng.normal(3 * i + shift * (1 + i / 4), 1 + i / 4, 15_000) for i, shift in enumerate(shifts)}
+    )
+    # K-S below 1,000 reference rows, against a batch past scipy's exact regime: its asymptotic p-value.
+    small = pd.DataFrame({f"k{i}": rng.normal(0, 1, 900) for i in range(6)})
+    ks_current = pd.DataFrame({f"k{i}": rng.normal(0.035 * i, 1, 30_000) for i in range(6)})
+    return [
+        Case("sketch-wasserstein-moved-copy", reference, moved, None, SKETCH_BYTES),
+        Case("sketch-wasserstein-fresh-sample", reference, fresh, None, SKETCH_BYTES),
+        Case("sketch-ks-large-current", small, ks_current, None, 4096),
+    ]
+
+
 def _typed(rows: int, seed: int, *, rate: float = 0.07) -> pd.DataFrame:
     """An integer target at `rate`, an 8-value integer code, a 3-value integer level, a label set and a
     measurement."""
@@ -191,6 +219,7 @@ def _all_cases() -> list[Case]:
         *_penguins(),
         *_synthetic_cases(),
         *_large_cases(),
+        *_sketch_cases(),
         *_type_cases(),
     ]
 
@@ -229,9 +258,16 @@ def evidently_results() -> dict[str, dict]:
 def our_results() -> dict[str, dict]:
     results = {}
     for name, case in CASES.items():
-        profile = build_profile(case.reference, target=case.target)
-        profile = type(profile).from_bytes(profile.to_bytes())  # as the pipeline reads it back from S3
-        results[name] = detect_drift(profile, case.current).to_dict()
+        built = build_profile(case.reference, target=case.target, max_bytes_per_column=case.max_bytes_per_column)
+        profile = type(built).from_bytes(built.to_bytes())  # as the pipeline reads it back from S3
+        stored = {column: built.exact_column_bytes(column) for column in built.exact_columns}  # stored apart
+
+        def exact_column(column: str, stored: dict[str, bytes] = stored):
+            return exact_column_from_bytes(stored[column], column)
+
+        result = detect_drift(profile, case.current, exact_column=exact_column)
+        results[name] = result.to_dict()
+        results[name]["score_errors"] = {column: got.score_error for column, got in result.columns.items()}
     return results
 
 
@@ -244,7 +280,11 @@ def test_columns_match_evidently(name: str, evidently_results: dict, our_results
         got = ours[column]
         assert got["method"] == expected["method"], column
         assert got["drifted"] == expected["drifted"], column
-        assert math.isclose(got["score"], expected["score"], rel_tol=1e-6, abs_tol=1e-12), (column, got, expected)
+        # A score certified by a sketch is within its proven error of the exact one; others are exact.
+        error = our_results[name]["score_errors"][column]
+        assert (got["decided_by"] == "profile") or error == 0.0
+        tolerance = error + 1e-6 * abs(expected["score"]) + 1e-12
+        assert abs(got["score"] - expected["score"]) <= tolerance, (column, got, expected, error)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -267,6 +307,23 @@ def test_cases_cover_every_method_and_both_verdicts(our_results: dict) -> None:
     methods.add("Wasserstein distance (normed)")
     assert seen >= {(method, drifted) for method in methods for drifted in (True, False)}
     assert {result["detected"] for result in our_results.values()} == {True, False}
+
+
+def test_sketch_cases_are_decided_both_ways_near_the_threshold(our_results: dict) -> None:
+    """Guards the sketch cases: certified by the sketch and left to the exact column, drifting and not, with
+    certified scores close to the threshold."""
+    columns = [
+        (column, got)
+        for name, result in our_results.items()
+        if name.startswith("sketch-")
+        for column, got in result["columns"].items()
+    ]
+    seen = {(got["method"], got["decided_by"], got["drifted"]) for _, got in columns}
+    for method in ("Wasserstein distance (normed)", "K-S p_value"):
+        assert {(method, "profile", True), (method, "profile", False)} <= seen, method
+    assert {("Wasserstein distance (normed)", "exact", True), ("Wasserstein distance (normed)", "exact", False)} <= seen
+    near = [got["score"] for _, got in columns if got["decided_by"] == "profile" and got["method"].startswith("W")]
+    assert any(0.085 <= score < 0.1 for score in near) and any(0.1 <= score <= 0.12 for score in near)
 
 
 def test_report_states_its_sample_and_keeps_small_data_whole() -> None:
@@ -296,7 +353,8 @@ def test_spelling_a_batch_differently_does_not_move_our_verdict(size: str, our_r
     rows = 3000 if size == "large" else 800
     reference, current = _typed(rows, 30), _typed(rows, 31)
     plain = detect_drift(build_profile(reference, target="churned"), current).to_dict()
-    as_text = our_results[f"types-{size}-int-target-as-text"]
+    as_text = dict(our_results[f"types-{size}-int-target-as-text"])
+    del as_text["score_errors"]
     assert as_text == plain and not plain["target_drift"]["drifted"]
     assert plain["columns"]["code"]["column_type"] == "cat"  # 8 integers: categorical, as Evidently infers
     nan_codes = our_results[f"types-{size}-nan-int-code"]["columns"]["code"]  # the same rows, 1% missing

@@ -81,15 +81,22 @@ def ks_p_value(ref_values: np.ndarray, ref_counts: np.ndarray, current_sorted: n
     counts. Above it, the statistic comes from `ks_statistic` and the p-value from the same asymptotic
     distribution, effective size and clipping `ks_2samp` uses: no 1M-row concatenation and searches.
     """
-    from scipy.stats import ks_2samp, kstwo
+    from scipy.stats import ks_2samp
 
     n_ref = int(ref_counts.sum(dtype=np.int64))
     n_cur = current_sorted.size
     if max(n_ref, n_cur) <= KS_EXACT_MAX_ROWS:
         return float(ks_2samp(np.repeat(ref_values, ref_counts), current_sorted)[1])
+    return ks_asymptotic_p_value(ks_statistic(ref_values, ref_counts, current_sorted), n_ref, n_cur)
+
+
+def ks_asymptotic_p_value(statistic: float, n_ref: int, n_cur: int) -> float:
+    """`ks_2samp`'s p-value above its exact regime: the same effective size and clipping. It falls as the
+    statistic grows."""
+    from scipy.stats import kstwo
+
     larger, smaller = sorted([float(n_ref), float(n_cur)], reverse=True)
     effective = larger * smaller / (larger + smaller)
-    statistic = ks_statistic(ref_values, ref_counts, current_sorted)
     return float(np.clip(kstwo.sf(statistic, np.round(effective)), 0, 1))
 
 

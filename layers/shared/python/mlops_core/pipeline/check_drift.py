@@ -37,6 +37,7 @@ def run(state: dict[str, Any], deps: Deps) -> DriftOutput:
         drift_share=settings.drift_share,
         target_in_share=settings.target_in_drift_share,
         source=source,
+        exact_column=reference.exact_column,
     )
 
     report = deps.drift_reporter.render(

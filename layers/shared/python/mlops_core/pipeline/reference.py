@@ -1,8 +1,11 @@
 """The baseline's reference: computed once per baseline object and stored in S3, read back on every run.
 
-A profile holds what the drift tests need from the baseline (exact, see mlops_core.drift), plus a bounded
-sample that Evidently's HTML report compares against, plus the baseline's column types and labels for batch
-validation. Its key carries the baseline's ETag, so replacing the baseline yields a new profile.
+A profile holds what the drift tests need from the baseline, within DRIFT_PROFILE_MAX_BYTES_PER_COLUMN per
+numerical column (exact below it, a sketch with proven error bounds above, see mlops_core.drift), plus a
+bounded sample that Evidently's HTML report compares against, plus the baseline's column types and labels
+for batch validation. Each sketched column's exact values are stored apart (`exact/<i>.bin`) and read only
+when the sketch cannot certify a verdict. Its key carries the baseline's ETag and the size bound, so
+replacing the baseline or changing the bound yields a new profile.
 
 Column kinds are fixed here, from the baseline, and every batch is cast to them: configured categoricals and
 the target are categories, other numeric columns numbers, other text columns categories unless most of their
@@ -16,18 +19,18 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlops_core import layout
+from mlops_core import layout, settings
 from mlops_core.data import DatasetConfig, column_kinds, dtypes_of, put_if_absent, read_table
 from mlops_core.data.validate import check_baseline_columns
-from mlops_core.exceptions import NotFoundError
+from mlops_core.exceptions import ConfigurationError, NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_core.drift import ReferenceProfile
+    from mlops_core.drift import NumericalProfile, ReferenceProfile
     from mlops_core.ports import ObjectStore
 
-_FORMAT_VERSION = 2  # 2: batches cast to the baseline's types; text and all-missing columns recorded
+_FORMAT_VERSION = 3  # 3: bounded profiles, exact columns of sketched ones stored apart
 
 
 @dataclass
@@ -39,6 +42,18 @@ class Reference:
     labels: list[str]
     profile: ReferenceProfile
     sample: pd.DataFrame
+    store: ObjectStore | None = None  # where `exact_column` reads sketched columns' exact values from
+
+    def exact_column(self, name: str) -> NumericalProfile:
+        """The exact reference values of numerical column `name`: held by a freshly built profile, otherwise
+        read from the store (only for a column whose sketch could not certify its verdict)."""
+        from mlops_core.drift.profile import exact_column_from_bytes
+
+        if name in self.profile.exact_columns:
+            return self.profile.exact_columns[name]
+        if self.store is None:
+            raise NotFoundError(f"exact reference column {name!r} of {self.prefix} has no store to be read from")
+        return exact_column_from_bytes(self.store.get(_exact_key(self.prefix, self.profile, name)), name)
 
     @property
     def numerical(self) -> list[str]:
@@ -49,13 +64,32 @@ class Reference:
         return [c for c, k in self.kinds.items() if k == "cat"]
 
 
-def load_or_build(store: ObjectStore, config: DatasetConfig, *, sample_rows: int, seed: int = 0) -> Reference:
-    """The stored reference for the current baseline, computing and storing it on first use."""
+def load_or_build(
+    store: ObjectStore,
+    config: DatasetConfig,
+    *,
+    sample_rows: int,
+    seed: int = 0,
+    max_bytes_per_column: int | None = None,
+) -> Reference:
+    """The stored reference for the current baseline, computing and storing it on first use.
+    `max_bytes_per_column` defaults to the DRIFT_PROFILE_MAX_BYTES_PER_COLUMN setting."""
+    from mlops_core.drift.profile import DEFAULT_MAX_BYTES_PER_COLUMN, MIN_BYTES_PER_COLUMN
+
+    if max_bytes_per_column is None:
+        name = settings.DRIFT_PROFILE_MAX_BYTES_PER_COLUMN
+        max_bytes_per_column = settings.get_int(name, DEFAULT_MAX_BYTES_PER_COLUMN)
+        if max_bytes_per_column < MIN_BYTES_PER_COLUMN:
+            raise ConfigurationError(
+                f"environment variable {name}={max_bytes_per_column} is below {MIN_BYTES_PER_COLUMN}: "
+                f"set it to a few MB (the default is {DEFAULT_MAX_BYTES_PER_COLUMN}), or unset it"
+            )
     head = store.head(config.baseline_key)
     if head is None:
         raise NotFoundError(f"baseline {store.uri(config.baseline_key)} does not exist")
-    # The format version is part of the key, so a profile written by older code is never misread.
-    prefix = f"{layout.profile_prefix(config.name, head.etag)}v{_FORMAT_VERSION}/"
+    # The format version is part of the key, so a profile written by older code is never misread; the bound
+    # too, so a profile built under another bound is never taken for this one's.
+    prefix = f"{layout.profile_prefix(config.name, head.etag)}v{_FORMAT_VERSION}-{max_bytes_per_column}/"
     try:
         return _load(store, prefix)
     except NotFoundError:
@@ -67,12 +101,23 @@ def load_or_build(store: ObjectStore, config: DatasetConfig, *, sample_rows: int
         source=store.uri(config.baseline_key),
         config_source=store.uri(layout.dataset_config_key(config.name)),
     )
-    reference = build(baseline, config, prefix=prefix, sample_rows=sample_rows, seed=seed)
+    reference = build(
+        baseline, config, prefix=prefix, sample_rows=sample_rows, seed=seed, max_bytes_per_column=max_bytes_per_column
+    )
     _store(store, reference)
+    reference.store = store
     return reference
 
 
-def build(baseline: pd.DataFrame, config: DatasetConfig, *, prefix: str, sample_rows: int, seed: int) -> Reference:
+def build(
+    baseline: pd.DataFrame,
+    config: DatasetConfig,
+    *,
+    prefix: str,
+    sample_rows: int,
+    seed: int,
+    max_bytes_per_column: int,
+) -> Reference:
     from mlops_core.drift import build_profile, infer_kind
 
     dtypes = dtypes_of(baseline)
@@ -84,7 +129,12 @@ def build(baseline: pd.DataFrame, config: DatasetConfig, *, prefix: str, sample_
     text = [c for c in columns if kinds[c] == "cat" and c not in configured and infer_kind(baseline[c]) == "text"]
     categorical = [c for c in columns if kinds[c] == "cat" and c != config.target and c not in text]
     profile = build_profile(
-        baseline[columns], target=config.target, numerical=numerical, categorical=categorical, text=text
+        baseline[columns],
+        target=config.target,
+        numerical=numerical,
+        categorical=categorical,
+        text=text,
+        max_bytes_per_column=max_bytes_per_column,
     )
     # The report's sample holds the monitored columns as the tests see them (and as Parquet can store them).
     sample = baseline[profile.columns]
@@ -108,7 +158,10 @@ def _store(store: ObjectStore, reference: Reference) -> None:
     reference.sample.to_parquet(sample, index=False)
     # Two runs may build the profile of the same baseline at once: both derive it from the same object, so
     # whichever copy landed first stands.
-    put_if_absent(store, reference.prefix + "profile.bin", reference.profile.to_bytes())
+    profile = reference.profile
+    for name in profile.exact_columns:
+        put_if_absent(store, _exact_key(reference.prefix, profile, name), profile.exact_column_bytes(name))
+    put_if_absent(store, reference.prefix + "profile.bin", profile.to_bytes())
     put_if_absent(store, reference.prefix + "sample.parquet", sample.getvalue())
     # meta.json last: its presence means the profile is complete.
     put_if_absent(store, reference.prefix + "meta.json", json.dumps(meta).encode())
@@ -122,4 +175,9 @@ def _load(store: ObjectStore, prefix: str) -> Reference:
     meta = json.loads(store.get(prefix + "meta.json"))
     profile = ReferenceProfile.from_bytes(store.get(prefix + "profile.bin"))
     sample = pd.read_parquet(io.BytesIO(store.get(prefix + "sample.parquet")))
-    return Reference(prefix, meta["rows"], meta["dtypes"], meta["kinds"], meta["labels"], profile, sample)
+    return Reference(prefix, meta["rows"], meta["dtypes"], meta["kinds"], meta["labels"], profile, sample, store)
+
+
+def _exact_key(prefix: str, profile: ReferenceProfile, name: str) -> str:
+    # By position, not by name: a column name can hold any character.
+    return f"{prefix}exact/{list(profile.numerical).index(name)}.bin"
