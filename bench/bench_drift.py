@@ -1,23 +1,37 @@
-"""Benchmark: our drift verdict against Evidently's DataDriftPreset on the same large data.
+"""Benchmark: our drift verdict against NannyML 0.13 and Evidently's DataDriftPreset on the same large data.
 
-Run by hand: `python bench/bench_drift.py [--rows 1000000] [--columns 10] [--small-reference] [--max-load 1.5]`.
-Prints the time of each step (profile build, serialization, load from bytes, detection, Evidently) and the
-speed-up both for detection alone and for load + detection; fails if any per-column verdict differs from
-Evidently's. Timings are wall-clock and only mean something on an otherwise idle machine: `--max-load` waits
-for the 1-minute load average to drop below a bound first, and the load average is printed with the results.
+Run by hand, from the repository root:
+
+    python -m venv .venv-nannyml && .venv-nannyml/bin/pip install -r bench/requirements-nannyml.txt   # once
+    .venv/bin/python bench/bench_drift.py [--rows 1000000] [--columns 10] [--rounds 3]
+        [--growth 1000000,3000000,10000000] [--no-evidently]
+
+Each timing runs in its own process, ours and NannyML's alternating round by round (NannyML in its own venv:
+it needs numpy and pandas newer than ours), and the median of `--rounds` is reported, so both see the same
+machine load. Ours: `ReferenceProfile.from_bytes` + `detect_drift` on the stored (bounded) profile. NannyML:
+`UnivariateDriftCalculator.calculate` with one chunk, for Wasserstein and for K-S (its `fit` is timed apart).
+Evidently runs once, in this process; the run fails if any per-column verdict of ours differs from its.
+`--growth` times ours alone at other sizes (verdict time, peak memory of the verdict, profile size).
+Timings are wall-clock on a shared machine: only the ratios within one run mean something.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
+import sys
 import time
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mlops_core.drift import ReferenceProfile, build_profile, detect_drift, evidently_data_definition
 
-REPEATS = 3  # detection is also timed warm, best of this many runs
+ROOT = Path(__file__).resolve().parents[1]
+NANNYML_PYTHON = ROOT / ".venv-nannyml" / "bin" / "python"
 
 
 def make_data(rows: int, columns: int, reference_rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -30,105 +44,156 @@ def make_data(rows: int, columns: int, reference_rows: int, seed: int) -> tuple[
     return reference, current
 
 
-def evidently_verdicts(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[dict, float, float]:
+def _ours(rows: int, columns: int, seed: int) -> dict:
+    sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
+    from mlops_core.drift import ReferenceProfile, build_profile, detect_drift
+
+    reference, current = make_data(rows, columns, rows, seed)
     started = time.perf_counter()
+    built = build_profile(reference, target=None)
+    build_s = time.perf_counter() - started
+    data = built.to_bytes()
+    stored = {name: built.exact_column_bytes(name) for name in built.exact_columns}  # as S3 holds them
+    del built, reference
+
+    def exact_column(name: str):
+        from mlops_core.drift.profile import exact_column_from_bytes
+
+        return exact_column_from_bytes(stored[name], name)
+
+    started = time.perf_counter()
+    result = detect_drift(ReferenceProfile.from_bytes(data), current, exact_column=exact_column)
+    verdict_s = time.perf_counter() - started
+    # Memory apart: tracing every allocation would slow the timed call.
+    tracemalloc.start()
+    detect_drift(ReferenceProfile.from_bytes(data), current, exact_column=exact_column)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "verdict_s": verdict_s,
+        "verdict_peak_mb": peak / 1e6,
+        "build_s": build_s,
+        "profile_mb": len(data) / 1e6,
+        "exact_columns_mb": sum(len(b) for b in stored.values()) / 1e6,
+        "decided_by": sorted({c.decided_by for c in result.columns.values()}),
+        "columns": {name: c.to_dict() for name, c in result.columns.items()},
+    }
+
+
+def _nannyml(rows: int, columns: int, seed: int) -> dict:
+    os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"  # no telemetry
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import nannyml
+
+    reference, current = make_data(rows, columns, rows, seed)
+    names = list(reference.columns)
+    out = {"version": nannyml.__version__}
+    for method in ("wasserstein", "kolmogorov_smirnov"):
+        calculator = nannyml.UnivariateDriftCalculator(column_names=names, continuous_methods=[method], chunk_number=1)
+        started = time.perf_counter()
+        calculator.fit(reference)
+        fitted = time.perf_counter()
+        calculator.calculate(current)
+        out[method] = {"fit_s": fitted - started, "calculate_s": time.perf_counter() - fitted}
+    return out
+
+
+def _worker(engine: str, rows: int, columns: int, seed: int) -> dict:
+    python = sys.executable if engine == "ours" else str(NANNYML_PYTHON)
+    command = [python, __file__, "--worker", engine, "--rows", str(rows), "--columns", str(columns)]
+    done = subprocess.run([*command, "--seed", str(seed)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{engine} worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _evidently(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[dict, float]:
+    sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
     from evidently import Dataset, Report
     from evidently.presets import DataDriftPreset
+    from mlops_core.drift import evidently_data_definition
 
-    imported = time.perf_counter()
     definition = evidently_data_definition(reference, target=None)
+    started = time.perf_counter()
     snapshot = Report([DataDriftPreset()], include_tests=True).run(
         Dataset.from_pandas(current, data_definition=definition),
         Dataset.from_pandas(reference, data_definition=definition),
     )
     result = snapshot.dict()
-    finished = time.perf_counter()
-    verdicts = {}
-    for metric in result["metrics"][1:]:
-        verdicts[metric["config"]["column"]] = {"method": metric["config"]["method"], "score": metric["value"]}
+    seconds = time.perf_counter() - started
+    verdicts = {m["config"]["column"]: {"method": m["config"]["method"]} for m in result["metrics"][1:]}
     for test in result["tests"]:
         params = test["metric_config"]["params"]
         if params["type"].endswith("ValueDrift"):
             verdicts[params["column"]]["drifted"] = test["status"] == "FAIL"
-    return verdicts, imported - started, finished - imported
-
-
-def wait_for_quiet(max_load: float | None, patience_s: float) -> None:
-    if max_load is None:
-        return
-    deadline = time.monotonic() + patience_s
-    while os.getloadavg()[0] >= max_load and time.monotonic() < deadline:
-        print(f"  load average {os.getloadavg()[0]:.2f} >= {max_load}: waiting", flush=True)
-        time.sleep(15)
+    return verdicts, seconds
 
 
 def _load() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def _timed(step, *args):
-    started = time.perf_counter()
-    result = step(*args)
-    return result, time.perf_counter() - started
-
-
-def run(rows: int, columns: int, reference_rows: int, seed: int, max_load: float | None, patience_s: float) -> None:
-    reference, current = make_data(rows, columns, reference_rows, seed)
-    wait_for_quiet(max_load, patience_s)
-    load_before = _load()
-
-    profile, build_s = _timed(lambda: build_profile(reference, target=None))
-    data, to_bytes_s = _timed(profile.to_bytes)
-    loaded, load_s = _timed(ReferenceProfile.from_bytes, data)
-    result, detect_s = _timed(detect_drift, loaded, current)
-    warm_s = min(_timed(detect_drift, loaded, current)[1] for _ in range(REPEATS))
-    load_after_ours = _load()
-
-    theirs, import_s, evidently_s = evidently_verdicts(reference, current)
-    load_after_evidently = _load()
-    ours = result.to_dict()["columns"]
-    for column, expected in theirs.items():
-        got = ours[column]
-        assert (got["method"], got["drifted"]) == (expected["method"], expected["drifted"]), (column, got, expected)
-        assert np.isclose(got["score"], expected["score"], rtol=1e-9, atol=1e-12), (column, got, expected)
-    worst = max(abs(ours[c]["score"] - theirs[c]["score"]) / max(abs(theirs[c]["score"]), 1e-300) for c in theirs)
-
-    shape = f"reference {reference_rows:,} rows, current {rows:,} rows, {columns} numeric columns"
-    print(f"\n{shape}, {os.cpu_count()} CPUs")
-    print(f"  method: {sorted({c['method'] for c in ours.values()})}, drifted {result.number_of_drifted_columns}")
-    print(f"  1-min/5-min/15-min load average: {load_before} before, {load_after_ours} after ours, ", end="")
-    print(f"{load_after_evidently} after Evidently")
-    print(f"  | {'step':<44} | {'seconds':>8} |")
-    print(f"  |{'-' * 46}|{'-' * 10}|")
-    rows_out = [
-        ("build_profile (once per baseline)", build_s),
-        (f"profile to_bytes ({len(data) / 1e6:.1f} MB)", to_bytes_s),
-        ("profile from_bytes", load_s),
-        ("detect_drift (first call)", detect_s),
-        (f"detect_drift (warm, best of {REPEATS})", warm_s),
-        ("from_bytes + detect_drift (first call)", load_s + detect_s),
-        ("evidently import", import_s),
-        ("evidently DataDriftPreset run", evidently_s),
-    ]
-    for label, seconds in rows_out:
-        print(f"  | {label:<44} | {seconds:>8.3f} |")
-    print(f"  speed-up, Evidently run / detect_drift (first call): {evidently_s / detect_s:.0f}x")
-    print(f"  speed-up, Evidently run / (from_bytes + detect_drift): {evidently_s / (load_s + detect_s):.0f}x")
-    print(f"  verdicts identical on {len(theirs)} columns; largest relative score difference: {worst:.2e}")
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--columns", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--small-reference", action="store_true", help="also run a 1,000-row reference (K-S)")
-    parser.add_argument("--max-load", type=float, help="wait until the 1-minute load average is below this")
-    parser.add_argument("--patience", type=float, default=600, help="seconds to wait for --max-load at most")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--growth", default="", help="comma-separated row counts to time ours at, e.g. 1000000,3000000")
+    parser.add_argument("--no-evidently", action="store_true")
+    parser.add_argument("--worker", choices=["ours", "nannyml"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    run(args.rows, args.columns, args.rows, args.seed, args.max_load, args.patience)
-    if args.small_reference:
-        run(args.rows, args.columns, 1000, args.seed, args.max_load, args.patience)
+    if args.worker:
+        run = _ours if args.worker == "ours" else _nannyml
+        print(json.dumps(run(args.rows, args.columns, args.seed)))
+        return
+    if not NANNYML_PYTHON.exists():
+        raise SystemExit(f"no NannyML venv at {NANNYML_PYTHON.relative_to(ROOT)}: see this file's docstring")
+
+    print(f"{args.rows:,} rows x {args.columns} numeric columns (reference and current), {os.cpu_count()} CPUs")
+    print(f"load average before: {_load()}")
+    ours, theirs = [], []
+    for round_ in range(args.rounds):
+        ours.append(_worker("ours", args.rows, args.columns, args.seed))
+        theirs.append(_worker("nannyml", args.rows, args.columns, args.seed))
+        print(
+            f"  round {round_ + 1}: ours {ours[-1]['verdict_s']:.3f} s, NannyML calculate "
+            f"{theirs[-1]['wasserstein']['calculate_s']:.3f} s (Wasserstein), "
+            f"{theirs[-1]['kolmogorov_smirnov']['calculate_s']:.3f} s (K-S); load {_load()}",
+            flush=True,
+        )
+    ours_s = statistics.median(o["verdict_s"] for o in ours)
+    nml = {m: statistics.median(t[m]["calculate_s"] for t in theirs) for m in ("wasserstein", "kolmogorov_smirnov")}
+    nml_fit = {m: statistics.median(t[m]["fit_s"] for t in theirs) for m in ("wasserstein", "kolmogorov_smirnov")}
+    print(f"\nmedians of {args.rounds} (NannyML {theirs[0]['version']}):")
+    print(f"  ours, from_bytes + detect_drift: {ours_s:.3f} s  (decided by {ours[0]['decided_by']})")
+    for method, label in (("wasserstein", "Wasserstein"), ("kolmogorov_smirnov", "K-S")):
+        print(
+            f"  NannyML calculate, {label}: {nml[method]:.3f} s (fit {nml_fit[method]:.3f} s); "
+            f"ours / NannyML = {ours_s / nml[method]:.2f}x"
+        )
+    print(f"  profile {ours[0]['profile_mb']:.1f} MB, exact columns stored apart {ours[0]['exact_columns_mb']:.1f} MB")
+
+    if not args.no_evidently:
+        reference, current = make_data(args.rows, args.columns, args.rows, args.seed)
+        verdicts, evidently_s = _evidently(reference, current)
+        for column, expected in verdicts.items():
+            got = ours[0]["columns"][column]
+            assert (got["method"], got["drifted"]) == (expected["method"], expected["drifted"]), (column, got)
+        print(f"  Evidently DataDriftPreset run: {evidently_s:.1f} s; Evidently / ours = {evidently_s / ours_s:.0f}x")
+        print(f"  verdicts identical to Evidently's on {len(verdicts)} columns")
+
+    for rows in [int(r) for r in args.growth.split(",") if r]:
+        grown = _worker("ours", rows, args.columns, args.seed)
+        print(
+            f"  growth, ours at {rows:,} rows: verdict {grown['verdict_s']:.3f} s, verdict peak "
+            f"{grown['verdict_peak_mb']:.0f} MB, profile {grown['profile_mb']:.1f} MB, "
+            f"build {grown['build_s']:.1f} s, decided by {grown['decided_by']}",
+            flush=True,
+        )
+    print(f"load average after: {_load()}")
 
 
 if __name__ == "__main__":
