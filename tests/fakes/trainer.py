@@ -15,6 +15,7 @@ from tests.fakes.models import Rule, RuleModel, constant
 class FakeTrainer:
     rule: Rule = field(default_factory=lambda: constant("setosa"))
     calls: list[dict[str, Any]] = field(default_factory=list)
+    error: Exception | None = None  # raised by train() after recording the call, e.g. a TrainingBudgetError
 
     def train(
         self,
@@ -25,6 +26,7 @@ class FakeTrainer:
         budget_seconds: float,
         seed: int,
         include: list[str] | None,
+        time_left_seconds: float | None = None,
     ) -> TrainedModel:
         features = [c for c in frame.columns if c != target]
         self.calls.append(
@@ -35,8 +37,12 @@ class FakeTrainer:
                 "budget_seconds": budget_seconds,
                 "seed": seed,
                 "include": include,
+                "time_left_seconds": time_left_seconds,
             }
         )
+        if self.error is not None:
+            raise self.error
+        rows = len(frame.index)
         return TrainedModel(
             pipeline=RuleModel(self.rule, features),
             algorithm="FakeClassifier",
@@ -46,4 +52,17 @@ class FakeTrainer:
             categorical=categorical,
             classes=sorted(frame[target].astype(str).unique()),
             sample=frame[features].head(5),
+            plan={
+                "total_rows": rows,
+                "sample_rows": rows,
+                "probe_rows": rows,
+                "folds": 5,
+                "budget_seconds": budget_seconds,
+                "in_worker": False,
+                "models_tried": list(include or ["lr"]),
+                "models_skipped": {},
+                "fit_seconds": {m: 0.1 for m in include or ["lr"]},
+                "final_fit_estimate_seconds": 0.1,
+                "final_fit_seconds": 0.1,
+            },
         )

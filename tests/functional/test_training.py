@@ -13,7 +13,9 @@ import pytest
 from mlops_core.data import demo_datasets
 from mlops_core.exceptions import DataValidationError, InvalidRequestError
 from mlops_core.registry import STAGING
+from mlops_core.training import automl, budget
 from mlops_core.training.automl import FAST_MODELS, TrainedModel, f1_macro, train_best_model
+from mlops_core.training.exceptions import TrainingBudgetError
 from mlops_core.training.register import IDEMPOTENCY_TAG, register_candidate
 from mlops_core.training.split import stratified_split
 
@@ -67,7 +69,7 @@ def test_model_is_picked_by_macro_f1_and_reports_macro_metrics(iris_model) -> No
     assert model.cv_metrics == {k: board[0][k] for k in ("accuracy", "precision_macro", "recall_macro", "f1_macro")}
     assert all(0.8 < v <= 1 for v in model.cv_metrics.values())
     assert model.classes == ["setosa", "versicolor", "virginica"]
-    assert set(model.timings) == {"import", "setup", "compare", "finalize"}
+    assert set(model.timings) == {"import", "setup", "probe", "compare", "finalize"}
     predicted = model.pipeline.predict(holdout[model.features])
     assert f1_macro(holdout["species"], predicted) > 0.85
 
@@ -216,3 +218,69 @@ def test_many_classes_categorical_and_missing_values_train_the_same_way() -> Non
     predicted = model.pipeline.predict(holdout[model.features])
     assert set(predicted) <= set(model.classes)
     assert f1_macro(holdout["label"], predicted) > 0.5  # five classes: chance is 0.2
+
+
+# --- the time budget (training.budget, training.worker) -------------------------------------------------------
+
+
+def test_small_data_is_compared_in_process_on_all_rows_and_the_plan_is_recorded(iris_model) -> None:
+    model, _ = iris_model
+    plan = model.plan
+    assert plan["in_worker"] is False and plan["sample_rows"] == plan["total_rows"] == plan["probe_rows"] == 105
+    assert set(plan["models_tried"]) == set(FAST_MODELS) and plan["models_skipped"] == {}
+    assert set(plan["fit_seconds"]) == set(FAST_MODELS) and all(s >= 0 for s in plan["fit_seconds"].values())
+    assert plan["final_fit_estimate_seconds"] > 0 and plan["budget_seconds"] == 60
+    assert plan["models_tried"][0] == model.leaderboard[0]["model"]
+    assert {"probe", "compare", "finalize"} <= set(model.timings)
+
+
+def test_data_above_the_probe_sample_is_compared_in_a_worker_and_the_final_fit_uses_every_row() -> None:
+    data = demo_datasets.synthetic(12_000, seed=5)
+    model = train_best_model(
+        data, "label", categorical=["segment"], budget_seconds=60, seed=5, include=["nb", "dt"], folds=3
+    )
+    plan = model.plan
+    assert plan["in_worker"] is True and plan["total_rows"] == 12_000
+    assert plan["probe_rows"] == pytest.approx(automl.PROBE_ROWS, abs=10)  # stratified: rounded per class
+    assert plan["probe_rows"] <= plan["sample_rows"] <= 12_000
+    assert set(plan["models_tried"]) | set(plan["models_skipped"]) == {"nb", "dt"}
+    assert set(plan["fit_seconds"]) == set(plan["models_tried"])
+    assert model.pipeline.steps[-1][1].n_features_in_ > 0
+    # refitted on all rows: the final estimator has seen every training row, not the sample
+    estimator = model.pipeline.steps[-1][1]
+    seen = estimator.class_count_.sum() if hasattr(estimator, "class_count_") else estimator.tree_.n_node_samples[0]
+    assert seen == 12_000
+    predicted = model.pipeline.predict(data[model.features].head(200))
+    assert set(predicted) <= set(model.classes)
+
+
+def test_a_candidate_over_its_time_box_is_stopped_and_recorded_as_skipped() -> None:
+    data = demo_datasets.synthetic(20_000, seed=6)
+    options = automl._SetupOptions("label", ["segment"], 6, 3, 1)
+    frame = automl._model_frame(data, "label", ["segment"])
+    # gbc planned at a tenth of a second: its box is the minimum, and 3-fold gbc on 20,000 rows takes longer
+    plan = budget.ComparePlan(20_000, 20_000, ["nb", "gbc"], {"nb": 0.1, "gbc": 0.1})
+    skipped: dict[str, str] = {}
+    rows, fit_seconds = automl._compare_in_worker(frame, options, plan, "F1", automl._Clock(300, None), skipped)
+    assert [row["model"] for row in rows] == ["nb"] and set(fit_seconds) == {"nb"}
+    assert skipped["gbc"].startswith(f"stopped after {automl._MIN_BOX_SECONDS:.0f} s of cross-validation")
+
+
+def test_a_final_fit_past_the_time_left_is_refused_before_it_starts() -> None:
+    with pytest.raises(TrainingBudgetError, match=r"TrainingJobThresholdRows.*") as raised:
+        train_best_model(
+            _iris_train(),
+            "species",
+            categorical=[],
+            budget_seconds=30,
+            seed=1,
+            include=["dt"],
+            folds=2,
+            time_left_seconds=0.001,
+        )
+    assert "the final fit of 'dt' on all 150 training rows" in str(raised.value)
+
+
+def test_an_unknown_sort_metric_is_refused_before_importing_pycaret() -> None:
+    with pytest.raises(InvalidRequestError, match="cannot compare models by 'AUC'"):
+        train_best_model(_iris_train(), "species", categorical=[], budget_seconds=10, seed=1, sort="AUC")

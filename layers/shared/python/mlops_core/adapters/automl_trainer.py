@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 class AutomlTrainer:
     def train(self, frame: pd.DataFrame, target: str, **options: Any) -> TrainedModel:
-        """`options` as in the Trainer port: categorical, budget_seconds, seed, include."""
+        """`options` as in the Trainer port: categorical, budget_seconds, seed, include, time_left_seconds."""
         from mlops_core.training import train_best_model
 
         return train_best_model(frame, target, **options)

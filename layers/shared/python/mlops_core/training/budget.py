@@ -27,6 +27,9 @@ FOLD_OVERHEAD_SECONDS = 0.1
 # No one candidate may take more than this share of the compare's time: a slow model is skipped rather than
 # starving the others of rows.
 MAX_MODEL_SHARE = 0.4
+# The sample is as large as lets this share of the candidates (the cheapest) be compared: more rows beyond a
+# few tens of thousands change a ranking little, while dropping the tree ensembles for rows would.
+MIN_MODELS_SHARE = 0.75
 # Sample sizes tried, largest first, each this factor below the previous one.
 SIZE_STEP = 0.8
 
@@ -81,13 +84,13 @@ def plan_compare(
     available_seconds: float,
     start_seconds: Callable[[int], float] = lambda rows: 0.0,
 ) -> ComparePlan:
-    """The largest stratified sample (between `min_rows` and `total_rows`) on which at least half of the
-    candidates, the cheapest, cross-validate within `available_seconds`, counting `start_seconds(rows)` to set
+    """The largest stratified sample (between `min_rows` and `total_rows`) on which at least MIN_MODELS_SHARE
+    of the candidates, the cheapest, cross-validate within `available_seconds`, counting `start_seconds(rows)` to set
     up the comparison on that sample. Candidates that do not fit there are skipped, each with the time it would
     have needed. At `min_rows`, whatever fits is compared, and at least the cheapest candidate."""
     if not costs:
         return ComparePlan(0, total_rows, [], {}, available_seconds=available_seconds)
-    needed = max(1, math.ceil(len(costs) / 2))
+    needed = max(1, math.ceil(MIN_MODELS_SHARE * len(costs)))
     sizes = _sizes(total_rows, min(min_rows, total_rows))
     for size in sizes:
         plan = _fit_models(costs, size, total_rows, folds, available_seconds - start_seconds(size))

@@ -226,6 +226,9 @@ def _log_and_register(
         mlflow.log_metrics(dict(trained.cv_metrics))
         mlflow.log_dict(dict(drift_summary), "drift/drift_summary.json")
         mlflow.log_dict({"leaderboard": trained.leaderboard, "timings": trained.timings}, "automl/compare.json")
+        if trained.plan:
+            mlflow.log_dict(trained.plan, "automl/plan.json")  # sample size, models tried and skipped, fit times
+            mlflow.log_params(_plan_params(trained.plan))
         info = mlflow.sklearn.log_model(
             trained.pipeline,
             name="model",
@@ -323,6 +326,18 @@ def requirements(pipeline: Any) -> list[str]:
     names = set(_BASE_REQUIREMENTS)
     names.update(metadata.packages_distributions().get(estimator_module, []))
     return sorted(f"{name}=={metadata.version(name)}" for name in names)
+
+
+def _plan_params(plan: Mapping[str, Any]) -> dict[str, str]:
+    """The training plan's headline figures as run params, to compare runs on in MLflow's UI; the whole plan,
+    each fit's seconds included, is the run's automl/plan.json."""
+    return {
+        "automl.total_rows": _param(plan.get("total_rows")),
+        "automl.sample_rows": _param(plan.get("sample_rows")),
+        "automl.models_tried": _param(plan.get("models_tried", [])),
+        "automl.models_skipped": _param(sorted(plan.get("models_skipped") or {})),
+        "automl.final_fit_seconds": _param(plan.get("final_fit_seconds")),
+    }
 
 
 def _param(value: Any) -> str:
