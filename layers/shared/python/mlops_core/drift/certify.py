@@ -57,12 +57,12 @@ def screen_wasserstein(sketch: NumericalProfile, current: np.ndarray) -> Bounded
     than a cell's mass, so the interval is usually narrow. The sketch's own error and rounding (positions
     moved by a few ulps of the span) are added.
     """
-    low_end = min(float(current[0] if current.size == 1 else current.min()), float(sketch.values[0]))
+    low_end = min(float(current.min()), float(sketch.values[0]))
     high_end = max(float(current.max()), float(sketch.values[-1]))
     span = high_end - low_end
     if not (span > 0 and math.isfinite(span)):
         return None
-    scale = GRID_CELLS / span
+    scale = GRID_CELLS * (1 - 8 * float(np.finfo(np.float64).eps)) / span
     ref_mass, ref_rest = _cell_sums(sketch.values, low_end, scale, sketch.counts.astype(np.float64))
     cur_mass, cur_rest = _cell_sums(current, low_end, scale, None)
     n_ref, n_cur = float(sketch.rows), float(current.size)
@@ -75,7 +75,7 @@ def screen_wasserstein(sketch: NumericalProfile, current: np.ndarray) -> Bounded
     apart = (a_through <= b) | (b_through <= a)
     widest = np.where(apart, gap, np.maximum(a_through - b, b_through - a))
     floor = max(float(sketch.std), 0.001)  # as normed_wasserstein floors it
-    width = span / GRID_CELLS
+    width = 1 / scale
     low, high = width * float(gap.sum()), width * float(widest.sum())
     error = sketch.wasserstein_error + 64 * float(np.finfo(np.float64).eps) * span
     return _padded((low + high) / 2 / floor, (low - error) / floor, (high + error) / floor)
@@ -84,17 +84,20 @@ def screen_wasserstein(sketch: NumericalProfile, current: np.ndarray) -> Bounded
 def _cell_sums(
     values: np.ndarray, low_end: float, scale: float, weights: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell: the mass of `values` in it and the sum of their distances to its right edge, in cells."""
+    """Per cell: the mass of `values` in it and the sum of their distances to its right edge, in cells.
+
+    Few passes over the values: the distances come from the sum of positions per cell (each cell's count
+    times its right edge, less that sum), whose rounding stays within the slack `screen_wasserstein` adds.
+    """
     position = np.subtract(values, low_end)
-    position *= scale
+    position *= scale  # below GRID_CELLS: the scale is shrunk by a few ulps
     cell = position.astype(np.intp)
-    np.minimum(cell, GRID_CELLS - 1, out=cell)  # the largest value sits on the last cell's right edge
-    rest = cell + 1.0
-    rest -= position
     if weights is not None:
-        rest *= weights
-    mass = np.bincount(cell, weights=weights, minlength=GRID_CELLS)
-    return mass.astype(np.float64), np.bincount(cell, weights=rest, minlength=GRID_CELLS)
+        position *= weights
+    mass = np.bincount(cell, weights=weights, minlength=GRID_CELLS).astype(np.float64)
+    if mass.size != GRID_CELLS:
+        raise AssertionError(f"a value fell past the last of {GRID_CELLS} cells")  # the scale rules it out
+    return mass, mass * np.arange(1, GRID_CELLS + 1) - np.bincount(cell, weights=position, minlength=GRID_CELLS)
 
 
 def sketch_score(method: methods.Method, sketch: NumericalProfile, current_sorted: np.ndarray) -> Bounded | None:
