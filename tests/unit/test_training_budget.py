@@ -98,3 +98,13 @@ def test_final_fit_estimate_scales_the_probe_with_the_safety_factor() -> None:
     assert budget.final_fit_seconds(cost, 400_000) == pytest.approx(
         budget.SAFETY * (100.0 + budget.FOLD_OVERHEAD_SECONDS)
     )
+
+
+def test_a_skip_says_whether_the_model_is_too_slow_alone_or_came_last() -> None:
+    costs = _costs(lr=0.05, dt=0.05, nb=0.05, gbc=20.0)
+    plan = plan_compare(costs, total_rows=4000, min_rows=4000, folds=5, available_seconds=10)
+    assert plan.skipped["gbc"].endswith("over 40% of the 10 s for comparing")
+    crowded = plan_compare(
+        _costs(a=0.5, b=0.5, c=0.5, d=0.5), total_rows=4000, min_rows=4000, folds=5, available_seconds=14
+    )
+    assert len(crowded.models) == 3 and "the cheaper candidates left" in next(iter(crowded.skipped.values()))

@@ -131,14 +131,14 @@ def _fit_models(costs: Mapping[str, FitCost], size: int, total_rows: int, folds:
     skipped: dict[str, str] = {}
     spent = 0.0
     for model in sorted(planned, key=planned.__getitem__):
-        if planned[model] <= MAX_MODEL_SHARE * seconds and spent + planned[model] <= seconds:
+        needs = f"needs about {planned[model]:.0f} s for {folds}-fold CV on {size} rows"
+        if planned[model] > MAX_MODEL_SHARE * seconds:
+            skipped[model] = f"{needs}, over {MAX_MODEL_SHARE:.0%} of the {max(seconds, 0):.0f} s for comparing"
+        elif spent + planned[model] > seconds:
+            skipped[model] = f"{needs}; the cheaper candidates left {max(seconds - spent, 0):.0f} s"
+        else:
             models.append(model)
             spent += planned[model]
-        else:
-            skipped[model] = (
-                f"needs about {planned[model]:.0f} s for {folds}-fold CV on {size} rows; "
-                f"{max(seconds - spent, 0):.0f} s of the budget were left"
-            )
     return ComparePlan(size, total_rows, models, {m: planned[m] for m in models}, skipped)
 
 
