@@ -96,8 +96,16 @@ def test_final_fit_past_the_time_left_is_refused_naming_figures_and_the_job_path
 def test_final_fit_estimate_scales_the_probe_with_the_safety_factor() -> None:
     cost = FitCost((1000, 4000), (0.25, 1.0))
     assert budget.final_fit_seconds(cost, 400_000) == pytest.approx(
-        budget.SAFETY * (100.0 + budget.FOLD_OVERHEAD_SECONDS)
+        budget.FINAL_SAFETY * (100.0 + budget.FOLD_OVERHEAD_SECONDS)
     )
+
+
+def test_a_fold_measured_on_the_sample_anchors_the_final_estimate() -> None:
+    probe = FitCost((560, 2240), (0.02, 0.08))  # reads as linear
+    slower = budget.anchored(probe, 22_400, 1.6)  # the sample's fold: 20x the time at 10x the rows
+    assert slower.rows == (2240, 22_400) and slower.exponent == pytest.approx(1.301, abs=1e-3)
+    assert budget.final_fit_seconds(slower, 224_000) > budget.final_fit_seconds(probe, 224_000)
+    assert budget.anchored(probe, 1000, 5.0) is probe  # fewer rows than probed: nothing new
 
 
 def test_a_skip_says_whether_the_model_is_too_slow_alone_or_came_last() -> None:

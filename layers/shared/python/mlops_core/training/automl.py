@@ -181,7 +181,10 @@ def train_best_model(
     leaderboard.sort(key=lambda row: -row["_sort"])
     best = leaderboard[0]["model"]
 
-    estimate = budget.final_fit_seconds(costs[best], len(data.index))
+    cost = costs[best]
+    if not everything_probed and best in fit_seconds:  # the sample's folds: measured nearer to all rows
+        cost = budget.anchored(cost, budget.fold_rows(plan.sample_rows, folds), fit_seconds[best] / folds)
+    estimate = budget.final_fit_seconds(cost, len(data.index))
     budget.check_final_fit(best, len(data.index), estimate, clock.time_left())
     started = time.perf_counter()
     pipeline = _final_fit(experiment, best, data, target, everything_probed)
