@@ -193,3 +193,10 @@ def test_the_training_job_runs_the_train_entry_point_with_its_size_from_paramete
     assert parameters["TrainingJobThresholdRows"]["MinValue"] == 0
     substitutions = resources["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
     assert substitutions["TrainingJobThresholdRows"] == {"Ref": "TrainingJobThresholdRows"}
+
+
+def test_the_training_job_gets_the_functions_environment(template: dict[str, Any]) -> None:
+    """The job builds the same adapters as the function: a variable missing here fails only on the job path."""
+    functions_env = set(template["Globals"]["Function"]["Environment"]["Variables"]) - {"REPORTS_WEBSITE_URL"}
+    (container,) = template["Resources"]["TrainingJobTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert functions_env <= {variable["Name"] for variable in container["Environment"]}
