@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,8 @@ def test_each_handler_checks_the_event_then_hands_the_bootstrap_deps_to_its_serv
 
     event = json.loads((EVENTS / f"step_input_{step}.json").read_text())
     assert module.lambda_handler(event, lambda_context) == {"ok": step}
-    assert handed == [(event, deps)]
+    # train_model's deps also carry the invocation's remaining time (for_invocation); nothing else differs
+    assert [(state, replace(given, time_left=None)) for state, given in handed] == [(event, deps)]
     with pytest.raises(InvalidRequestError, match="run_id"):
         module.lambda_handler({**event, "run_id": "../escape"}, lambda_context)
     assert len(handed) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -11,8 +12,10 @@ from mlops_core import layout
 from mlops_core.contracts import TrainingOutput
 from mlops_core.exceptions import InvalidRequestError, NotFoundError
 from mlops_core.pipeline import train
+from mlops_core.pipeline.deps import for_invocation
+from mlops_core.training.exceptions import TrainingBudgetError
 
-from tests.fakes import fake_deps
+from tests.fakes import FakeTrainer, fake_deps
 from tests.fakes.scenario import drifted
 
 
@@ -148,3 +151,40 @@ def test_a_batch_deleted_since_the_drift_check_is_not_found(deps) -> None:
     del deps.data.objects[state["drift"]["batch_key"]]
     with pytest.raises(NotFoundError, match="no longer exists"):
         train.run(state, deps)
+
+
+def test_the_step_hands_the_trainer_its_remaining_time_less_the_registration_reserve() -> None:
+    deps = replace(fake_deps(settings={"training_reserve_seconds": 45.0}), time_left=lambda: 500.0)
+    train.run(drifted(deps), deps)
+    assert deps.trainer.calls[0]["time_left_seconds"] == 455.0
+
+
+def test_without_a_known_deadline_the_trainer_gets_no_limit(deps) -> None:
+    train.run(drifted(deps), deps)
+    assert deps.trainer.calls[0]["time_left_seconds"] is None
+
+
+def test_the_training_plan_is_in_the_output_and_absent_when_the_version_is_reused(deps) -> None:
+    state = drifted(deps, "run-1")
+    out = train.run(state, deps)
+    assert out["plan"]["models_tried"] == ["lr", "dt"] and out["plan"]["sample_rows"] == 150 + out["train_rows"]
+    again = train.run({**state, "run_id": "run-2"}, deps)
+    assert again["reused"] is True and "plan" not in again
+
+
+def test_a_final_fit_past_the_remaining_time_fails_the_step_and_registers_nothing() -> None:
+    refusal = TrainingBudgetError(
+        "the final fit ... through the job path (template parameter TrainingJobThresholdRows)"
+    )
+    deps = replace(fake_deps(trainer=FakeTrainer(error=refusal)), time_left=lambda: 100.0)
+    with pytest.raises(TrainingBudgetError, match="TrainingJobThresholdRows"):
+        train.run(drifted(deps), deps)
+    assert deps.registry.versions == {} and "staging" not in deps.registry.aliases
+
+
+def test_the_lambda_context_gives_the_invocation_its_remaining_time(deps, lambda_context) -> None:
+    lambda_context.timeout_seconds = 300.0
+    timed = for_invocation(deps, lambda_context)
+    assert 295.0 < timed.time_left() <= 300.0 and timed.trainer is deps.trainer
+    assert deps.time_left is None  # the container's deps are not changed
+    assert for_invocation(deps, object()) is deps  # a context without the method: no limit known

@@ -18,6 +18,9 @@ class ColumnDrift(TypedDict):
     threshold: float | None
     drifted: bool  # False when untested
     missing_in: Literal["reference", "current", "both"] | None  # the side(s) without a value, for all_missing
+    # What decided the verdict: "profile" (the bounded profile alone: exact counts, or a sketch whose proven error
+    # bound keeps the score off the threshold) or "exact" (the stored exact reference column); None untested
+    decided_by: Literal["profile", "exact"] | None
 
 
 class TargetDrift(ColumnDrift):
@@ -60,7 +63,39 @@ class Metrics(TypedDict):
     f1_macro: float
 
 
-class TrainingOutput(TypedDict):
+class LeaderboardRow(TypedDict):
+    """One model AutoML compared, by cross-validated F1-macro (PyCaret's `pull()` grid, cut to a few figures)."""
+
+    model: str  # PyCaret's id, e.g. "lr"
+    name: str  # e.g. "Logistic Regression"
+    f1_macro: float
+    accuracy: float
+    fit_seconds: float | None  # seconds its cross-validation fits took, all folds; None when not timed
+
+
+class TrainingPlan(TypedDict):
+    """How train_model spent its time budget (training.automl): the plan a timing probe made, and what ran."""
+
+    total_rows: int  # training rows (baseline + the batch's training part)
+    sample_rows: int  # the stratified sample the models were compared on
+    probe_rows: int  # the sample the timing probe fitted each candidate on
+    folds: int
+    budget_seconds: float
+    in_worker: bool  # compared in a worker that stops an overrunning candidate (False: small data, in-process)
+    models_tried: list[str]  # compared to the end, best first
+    models_skipped: dict[str, str]  # model id -> why it was not compared or was stopped
+    fit_seconds: dict[str, float]  # model id -> seconds of its cross-validation
+    final_fit_estimate_seconds: float  # the chosen model on all rows, estimated before it started
+    final_fit_seconds: float
+
+
+class _TrainingOutputOptional(TypedDict, total=False):
+    # total=False rather than NotRequired: under postponed annotations Python 3.11's TypedDict counts a
+    # NotRequired field among __required_keys__.
+    plan: TrainingPlan  # absent when the version was reused: nothing was trained
+
+
+class TrainingOutput(_TrainingOutputOptional):
     """$.training, from train_model."""
 
     model_name: str
@@ -76,6 +111,9 @@ class TrainingOutput(TypedDict):
     holdout_rows: int
     online_rows: int
     reused: bool  # True when the same execution input had already registered this version
+    # The best models compared, at most training.leaderboard.LEADERBOARD_ROWS; empty when the version was reused
+    # (its full grid is the MLflow run's automl/compare.json).
+    leaderboard: list[LeaderboardRow]
 
 
 class PooledRows(TypedDict):
@@ -163,6 +201,7 @@ class ReportOutput(TypedDict):
     html_key: str
     json_url: str
     html_url: str
+    index_key: str  # the reports index, rebuilt by this run
 
 
 class RunState(TypedDict):

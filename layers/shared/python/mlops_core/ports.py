@@ -55,6 +55,11 @@ class ObjectStore(Protocol):
         """Every object whose key starts with `prefix`."""
         ...
 
+    def put(self, key: str, body: bytes, content_type: str | None = None) -> None:
+        """Create or replace the object. Only for views rebuilt from create-only objects (the reports index),
+        never for a record of what a run did."""
+        ...
+
 
 class Predictor(Protocol):
     """A registered model version loaded for scoring: the raw feature columns in, original labels out."""
@@ -141,8 +146,10 @@ class Trainer(Protocol):
         budget_seconds: float,
         seed: int,
         include: list[str] | None,
+        time_left_seconds: float | None = None,
     ) -> TrainedModel:
-        """The best classifier on `frame` by cross-validated macro F1, within the budget."""
+        """The best classifier on `frame` by cross-validated macro F1, within the budget. TrainingBudgetError
+        when the final fit is estimated to need more than `time_left_seconds` (None: no limit)."""
         ...
 
 
@@ -204,6 +211,15 @@ class PredictionApi(Protocol):
         """The pairs the API has counted for this experiment since its statistics were last reset, from every
         caller's feedback (this run's, earlier runs', live traffic's); zeros when there are none. Raises when
         the API cannot say."""
+        ...
+
+
+class ExecutionHistory(Protocol):
+    """The event history of a Step Functions execution, as generate_report reads it for step durations."""
+
+    def events(self, execution_arn: str) -> list[dict[str, Any]]:
+        """Every event so far, oldest first, in GetExecutionHistory's shape (`type`, `timestamp` as an aware
+        datetime, `stateEnteredEventDetails` / `stateExitedEventDetails` with the state's `name`)."""
         ...
 
 

@@ -24,6 +24,7 @@ DATASET = "DATASET"
 MODEL_NAME = "MODEL_NAME"
 DRIFT_SHARE = "DRIFT_SHARE"
 DRIFT_REPORT_MAX_ROWS = "DRIFT_REPORT_MAX_ROWS"
+DRIFT_PROFILE_MAX_BYTES_PER_COLUMN = "DRIFT_PROFILE_MAX_BYTES_PER_COLUMN"  # bounds each numerical profile
 TARGET_IN_DRIFT_SHARE = "TARGET_IN_DRIFT_SHARE"  # "true": the target's drift counts toward the drifted share
 BOOTSTRAP_RESAMPLES = "BOOTSTRAP_RESAMPLES"
 BOOTSTRAP_SEED = "BOOTSTRAP_SEED"
@@ -36,6 +37,8 @@ ONLINE_FRACTION = "ONLINE_FRACTION"  # share of a drifted batch kept for the onl
 PENDING_MAX_DAYS = "PENDING_MAX_DAYS"  # a staged candidate whose online evidence is still open after this is retired
 POOL_MAX_ROWS = "POOL_MAX_ROWS"  # most held-out rows pooled across runs into one offline test
 TRAINING_BUDGET_SECONDS = "TRAINING_BUDGET_SECONDS"
+# Seconds train_model keeps for registering the candidate after training: the final fit must leave them.
+TRAINING_RESERVE_SECONDS = "TRAINING_RESERVE_SECONDS"
 TRAINING_MODELS = "TRAINING_MODELS"  # comma-separated PyCaret model ids to compare; empty = PyCaret's default set
 HOLDOUT_FRACTION = "HOLDOUT_FRACTION"
 AB_PRODUCTION_SHARE = "AB_PRODUCTION_SHARE"
@@ -63,6 +66,7 @@ DEFAULTS: dict[str, str] = {
     PENDING_MAX_DAYS: "14",
     POOL_MAX_ROWS: "100000",
     TRAINING_BUDGET_SECONDS: "120",
+    TRAINING_RESERVE_SECONDS: "60",
     HOLDOUT_FRACTION: "0.3",
     AB_PRODUCTION_SHARE: "0.5",
     AB_TEST_SAMPLE_SIZE: "5000",

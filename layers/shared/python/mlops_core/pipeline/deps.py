@@ -6,14 +6,23 @@ in-memory fakes. A service never reads the environment or builds a client itself
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from mlops_core import settings
 from mlops_core.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from mlops_core.ports import Clock, DriftReporter, ModelRegistry, ObjectStore, PredictionApi, Trainer
+    from mlops_core.ports import (
+        Clock,
+        DriftReporter,
+        ExecutionHistory,
+        ModelRegistry,
+        ObjectStore,
+        PredictionApi,
+        Trainer,
+    )
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class PipelineSettings:
     pending_max_days: float = 14.0
     pool_max_rows: int = 100_000
     target_in_drift_share: bool = True
+    training_reserve_seconds: float = 60.0  # kept after training for registration
     reports_website_url: str | None = None
     mlflow_ui_url: str | None = None
 
@@ -64,6 +74,7 @@ class PipelineSettings:
             pending_max_days=settings.get_float(settings.PENDING_MAX_DAYS),
             pool_max_rows=settings.get_int(settings.POOL_MAX_ROWS),
             target_in_drift_share=flag(settings.TARGET_IN_DRIFT_SHARE),
+            training_reserve_seconds=settings.get_float(settings.TRAINING_RESERVE_SECONDS),
             reports_website_url=settings.get(settings.REPORTS_WEBSITE_URL),
             mlflow_ui_url=settings.get(settings.MLFLOW_UI_URL),
         )
@@ -93,3 +104,14 @@ class Deps:
     drift_reporter: DriftReporter
     api: PredictionApi
     clock: Clock
+    history: ExecutionHistory | None = None  # step durations in the report; None: the report goes without them
+    # Seconds the current invocation has left (Lambda's context), per call; None: no limit known.
+    time_left: Callable[[], float] | None = None
+
+
+def for_invocation(deps: Deps, context: Any) -> Deps:
+    """`deps` with the invocation's remaining time, when `context` is a Lambda context that reports it."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining_ms):
+        return deps
+    return replace(deps, time_left=lambda: remaining_ms() / 1000)

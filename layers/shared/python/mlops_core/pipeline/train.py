@@ -8,11 +8,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mlops_core import layout
-from mlops_core.contracts import TrainingOutput
+from mlops_core.contracts import LeaderboardRow, TrainingOutput
 from mlops_core.data import put_if_absent, read_table
 from mlops_core.exceptions import DataValidationError, InvalidRequestError, NotFoundError
 from mlops_core.pipeline.context import run_context, step_output
 from mlops_core.training import stratified_split
+from mlops_core.training.leaderboard import top_models
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +46,10 @@ def run(state: dict[str, Any], deps: Deps) -> TrainingOutput:
     holdout_key = _write_split(deps, ctx.run_id, "holdout", holdout)
     online_key = _write_split(deps, ctx.run_id, "online", online)
 
-    registration = deps.registry.find_registration(key)
+    # The execution owns the claim: a retried attempt of this step takes it back at once.
+    registration = deps.registry.find_registration(key, owner=ctx.run_id)
+    plan: dict[str, Any] = {}  # how the training budget was spent; nothing when the version is reused
+    leaderboard: list[LeaderboardRow] = []  # a reused version's grid stays in its MLflow run
     if registration is None:
         baseline = read_table(deps.data, config.baseline_key, categorical=categorical)
         columns = list(kinds)
@@ -57,7 +61,10 @@ def run(state: dict[str, Any], deps: Deps) -> TrainingOutput:
             budget_seconds=settings.training_budget_seconds,
             seed=seed % (2**31),
             include=settings.training_models,
+            time_left_seconds=_time_left(deps),
         )
+        plan = trained.plan
+        leaderboard = top_models(trained.leaderboard, trained.plan.get("fit_seconds"))
         registration = deps.registry.register(
             trained,
             train_uris=[deps.data.uri(config.baseline_key), deps.data.uri(train_key)],
@@ -71,7 +78,7 @@ def run(state: dict[str, Any], deps: Deps) -> TrainingOutput:
                 "baseline_rows": drift["reference_rows"],
             },
         )
-    return TrainingOutput(
+    output = TrainingOutput(
         **registration,
         train_key=train_key,
         holdout_key=holdout_key,
@@ -80,7 +87,18 @@ def run(state: dict[str, Any], deps: Deps) -> TrainingOutput:
         train_rows=len(train_part),
         holdout_rows=len(holdout),
         online_rows=len(online),
+        leaderboard=leaderboard,
     )
+    if plan:
+        output["plan"] = plan  # type: ignore[typeddict-item]
+    return output
+
+
+def _time_left(deps: Deps) -> float | None:
+    """Seconds training may take: what the invocation has left, less what registration needs after it."""
+    if deps.time_left is None:
+        return None
+    return deps.time_left() - deps.settings.training_reserve_seconds
 
 
 def three_way_split(
