@@ -49,7 +49,7 @@ def test_online_gate(evidence_, answered, has_production, expected) -> None:
 
 @pytest.mark.parametrize("bad", [{"test": None}, {"test": {"verdict": "passed"}}, {"test": {}}])
 def test_online_gate_refuses_evidence_without_a_known_verdict(bad) -> None:
-    with pytest.raises(ValueError, match="ab_test.evidence.test"):
+    with pytest.raises(ValueError, match=r"ab_test\.evidence\.test"):
         online_gate(bad, 5, True)
 
 

@@ -115,4 +115,9 @@ def _serve(conn: Connection) -> None:
 
 
 if __name__ == "__main__":
+    from mlops_core.pycaret_env import quiet_pycaret_logging
+
+    # PyCaret writes logs.log into the working directory on import unless told where; a worker started before
+    # the parent set that (a bare StoppableWorker) must not litter the caller's folder.
+    quiet_pycaret_logging()
     _serve(Connection(int(os.environ[_FD_ENV])))
