@@ -81,6 +81,9 @@ def test_single_and_batch_requests() -> None:
     assert batch.field_prefix(1) == "instances[1]"
     body_wins = parse_predict_request({"features": {}, "user_id": "body"}, 1, header_user_id="header")
     assert body_wins.user_id == "body"
+    # an over-long header is refused even when the body's user_id would win (the API's schema bounds it)
+    with pytest.raises(InvalidRequestError, match="x-user-id must have at most 256"):
+        parse_predict_request({"features": {}, "user_id": "body"}, 1, header_user_id="h" * 257)
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,9 @@ def parse_predict_request(body: Any, max_batch: int, header_user_id: str | None 
     """`{"features": {...}}` or `{"instances": [{...}, ...]}`, with an optional `user_id` for sticky routing, or
     for a batch `user_ids`, one per instance."""
     obj = require_object(body, frozenset({"features", "instances", "user_id", "user_ids"}))
-    user_id = _user_id(obj["user_id"]) if "user_id" in obj else _user_id_header(header_user_id)
+    # The header is checked even when the body's user_id wins: the API's contract bounds it either way.
+    header = _user_id_header(header_user_id)
+    user_id = _user_id(obj["user_id"]) if "user_id" in obj else header
     if ("features" in obj) == ("instances" in obj):
         raise InvalidRequestError("send exactly one of 'features' (one record) or 'instances' (a batch)", "features")
     if "features" in obj:
