@@ -135,3 +135,14 @@ class FakeLambdaContext:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+@pytest.fixture(autouse=True)
+def _real_os_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """chalice.test swaps `os.environ` for a plain dict copy around each request and swaps it back after;
+    requests on several threads at once can leave a copy in place, and then every later monkeypatch (and
+    boto3, and the lease store's AB_TABLE lookup) works on a stale dict. Put the real mapping back, before
+    monkeypatch undoes its changes on it (this fixture is set up after monkeypatch, so it is torn down before)."""
+    real = os.environ
+    yield
+    os.environ = real

@@ -80,7 +80,8 @@ def leases_from_environment() -> DynamoDbLeases | None:
         return None
     import boto3
 
-    return DynamoDbLeases(boto3.client("dynamodb"), table)
+    # A session of its own: boto3's default one keeps the region it resolved first.
+    return DynamoDbLeases(boto3.session.Session().client("dynamodb"), table)
 
 
 def _key(name: str) -> dict[str, dict[str, str]]:

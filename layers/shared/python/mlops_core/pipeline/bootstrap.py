@@ -24,7 +24,10 @@ def deps() -> Deps:
     )
 
     config = PipelineSettings.from_env()
-    s3 = boto3.client("s3")
+    # A session of its own: boto3's default session keeps the region it first resolved, which need not be
+    # this environment's (a regional client such as Step Functions' then has none).
+    session = boto3.session.Session()
+    s3 = session.client("s3")
     return Deps(
         settings=config,
         data=S3ObjectStore(s3, settings.require(settings.DATA_BUCKET)),
@@ -34,5 +37,5 @@ def deps() -> Deps:
         drift_reporter=EvidentlyReporter(),
         api=HttpPredictionApi(settings.get(settings.API_URL)),
         clock=SystemClock(),
-        history=StepFunctionsHistory(boto3.client("stepfunctions")),
+        history=StepFunctionsHistory(session.client("stepfunctions")),
     )
