@@ -145,4 +145,4 @@ def _real_os_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch undoes its changes on it (this fixture is set up after monkeypatch, so it is torn down before)."""
     real = os.environ
     yield
-    os.environ = real
+    os.environ = real  # noqa: B003 (restoring the object itself is the point)
