@@ -185,17 +185,17 @@ def _machine_template(definition_uri: str = "machine.asl.json", **substitutions:
 
 def test_dangling_next_is_a_deploy_error_naming_the_state(s3: Any, tmp_path: Path) -> None:
     definition = json.loads(ASL_PATH.read_text())
-    definition["States"]["TrainModel"]["Next"] = "EvaluateCandidat"
+    definition["States"]["RunAbTest"]["Next"] = "PromoteIfBettr"
     (tmp_path / "machine.asl.json").write_text(json.dumps(definition))
-    substitutions = {f"{name}FunctionArn": "arn" for name in ("CheckDataDrift", "TrainModel", "EvaluateCandidate")}
-    substitutions |= {f"{name}FunctionArn": "arn" for name in ("RunAbTest", "PromoteIfBetter", "GenerateReport")}
+    template = load_template(REPO_ROOT / "template.yaml")
+    names = template["Resources"]["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
     with pytest.raises(DeployError) as raised:
-        package_template(_machine_template(**substitutions), tmp_path, s3, BUCKET)
+        package_template(_machine_template(**dict.fromkeys(names, "arn")), tmp_path, s3, BUCKET)
     message = str(raised.value)
     assert "machine.asl.json: invalid ASL" in message
-    assert "state TrainModel: transition to unknown state 'EvaluateCandidat'" in message
-    # EvaluateCandidate is now reachable from nowhere: reported in the same message.
-    assert "state EvaluateCandidate: unreachable from StartAt" in message
+    assert "state RunAbTest: transition to unknown state 'PromoteIfBettr'" in message
+    # PromoteIfBetter is now reachable from nowhere: reported in the same message.
+    assert "state PromoteIfBetter: unreachable from StartAt" in message
 
 
 def test_missing_substitution_is_a_deploy_error(s3: Any, tmp_path: Path) -> None:
