@@ -381,3 +381,10 @@ def test_report_links_default_to_relative_names_and_skip_missing_runs():
     assert links == ReportLinks(json="report.json", html="report.html", index="../index.html")
     with pytest.raises(InvalidRequestError):
         report_links({"run_id": "../x"})
+
+
+@pytest.mark.parametrize(("runs", "words"), [(1, "1 earlier run)"), (3, "3 earlier runs)")])
+def test_the_offline_line_says_how_many_rows_were_pooled_from_how_many_runs(promoted, runs, words):
+    promoted["evaluation"]["rows"].update(own=90, pooled=120, pooled_runs=runs)
+    line = build_report(promoted, now=NOW, links=LINKS)["summary"][2]
+    assert f"on 90 rows (120 pooled from {words}" in line

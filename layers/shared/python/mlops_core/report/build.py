@@ -324,7 +324,9 @@ def offline_lines(test: Mapping[str, Any], rows: Mapping[str, Any] | None) -> li
     """The offline verdict with the condition that decided it, the plan, and the level this run spent."""
     rows = rows or {}
     pooled = rows.get("pooled") or 0
-    on = f"{test.get('n')} rows" + (f" ({pooled} pooled from {rows.get('pooled_runs')} earlier runs)" if pooled else "")
+    runs = rows.get("pooled_runs")
+    earlier = f"{runs} earlier run" + ("" if runs == 1 else "s")
+    on = f"{test.get('n')} rows" + (f" ({pooled} pooled from {earlier})" if pooled else "")
     interval = test.get("interval") or {}
     lines = [
         f"Offline test ({str(test.get('test') or 'n/a').replace('_', ' ')}) on {on}: ΔF1 "
