@@ -88,7 +88,7 @@ def test_stack_is_reachable_with_the_plain_aws_cli(stack: Stack) -> None:
 def test_first_drifted_run_promotes_without_a_production_model(iris: Stack, first_run: dict[str, Any]) -> None:
     assert first_run["described"]["status"] == "SUCCEEDED", first_run["described"]
     states = entered_states(iris, first_run["arn"])
-    assert states[:3] == ["StartRun", "CheckDataDrift", "DriftDetected"]
+    assert states[:4] == ["StartRun", "CheckDataDrift", "FindPendingCandidate", "PendingOrDrift"]
     assert all(s in states for s in [*GATE_STATES, "GenerateReport"])
     report = first_run["report"]
     assert report["status"] == "promoted"
