@@ -31,6 +31,7 @@ from mlops_core.pipeline import bootstrap
 
 from functions.check_data_drift import app as check_data_drift
 from functions.evaluate_candidate import app as evaluate_candidate
+from functions.find_pending_candidate import app as find_pending_candidate
 from functions.generate_report import app as generate_report
 from functions.promote_if_better import app as promote_if_better
 from functions.run_ab_test import app as run_ab_test
@@ -157,6 +158,7 @@ def execute(s3: Any, run_id: str, batch_key: str, context: Any) -> dict[str, Any
     state = envelope(run_id, batch_key=batch_key)
     for key, handler in (
         ("drift", check_data_drift),
+        ("pending", find_pending_candidate),
         ("training", train_model),
         ("evaluation", evaluate_candidate),
         ("ab_test", run_ab_test),
@@ -201,7 +203,8 @@ def test_two_runs_through_the_real_adapters(stack, api_url, lambda_context) -> N
     assert len(read_parquet(s3, DATA_BUCKET, training["holdout_key"])) == training["holdout_rows"]
     assert first["evaluation"]["reason"] == "no_production_model"
     assert first["ab_test"]["api_url"] == api_url
-    assert first["ab_test"]["requests"] == {"production": 0, "staging": training["holdout_rows"]}
+    assert first["pending"]["found"] is False
+    assert first["ab_test"]["requests"] == {"production": 0, "staging": training["online_rows"]}
     assert first["ab_test"]["feedback_lost"] == 0
     assert first["promotion"]["promoted"] is True and aliases() == {"production": "1"}
     report = json.loads(s3.get_object(Bucket=REPORTS_BUCKET, Key=first["report"]["json_key"])["Body"].read())
@@ -209,7 +212,7 @@ def test_two_runs_through_the_real_adapters(stack, api_url, lambda_context) -> N
 
     # The labels went back through /feedback: the API's own statistics saw every answered row.
     stats = requests.get(f"{api_url}/stats/ab", timeout=30).json()
-    assert stats["variants"]["staging"]["labelled"] == training["holdout_rows"]
+    assert stats["variants"]["staging"]["labelled"] == training["online_rows"]
 
     # The same input again reuses the registered version through the MLflow adapter.
     again = train_model.lambda_handler({**first, "run_id": "run-1-again"}, lambda_context)
@@ -219,16 +222,20 @@ def test_two_runs_through_the_real_adapters(stack, api_url, lambda_context) -> N
     second = execute(s3, "run-2", write_drifted_batch(s3, seed=12), lambda_context)
     evaluation, ab_test = second["evaluation"], second["ab_test"]
     assert (evaluation["production_version"], evaluation["staging_version"]) == ("1", "2")
-    assert evaluation["statistical_test"]["n"] == second["training"]["holdout_rows"]
-    assert sum(ab_test["requests"].values()) == second["training"]["holdout_rows"]
+    # the first test of the ledger: nothing to pool yet (a first model is not tested)
+    assert evaluation["decision"]["n"] == second["training"]["holdout_rows"]
+    assert evaluation["rows"]["test_number"] == 1 and evaluation["rows"]["pooled_runs"] == 0
+    assert sum(ab_test["requests"].values()) == second["training"]["online_rows"]
     assert ab_test["requests"]["production"] > 0 and ab_test["requests"]["staging"] > 0
+    # shadow mode over HTTP: every labelled request is a pair of the experiment (v1, v2)
+    assert ab_test["evidence"]["pairs"] == second["training"]["online_rows"]
     promoted = second["promotion"]["promoted"]
     assert aliases()["production"] == ("2" if promoted else "1")
     if promoted:
         tags = MlflowClient().get_model_version(MODEL_NAME, "2").tags
         assert tags["promoted_by"] == second["execution_arn"] and tags["previous_production_version"] == "1"
     report = json.loads(s3.get_object(Bucket=REPORTS_BUCKET, Key=second["report"]["json_key"])["Body"].read())
-    assert report["status"] == ("promoted" if promoted else "blocked")
+    assert report["status"] == second["promotion"]["outcome"]
 
 
 def test_a_real_step_failure_becomes_a_failure_report(stack, lambda_context) -> None:
