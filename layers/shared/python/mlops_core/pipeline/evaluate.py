@@ -13,7 +13,7 @@ from mlops_core.contracts import EvaluationOutput, Metrics, PooledRows
 from mlops_core.decision import offline_decision
 from mlops_core.decision.ledger import Ledger, LedgerEntry
 from mlops_core.exceptions import MlopsError
-from mlops_core.pipeline.context import run_context, training_output
+from mlops_core.pipeline.context import RunContext, run_context, training_output
 from mlops_core.pipeline.holdout import load_holdout, load_holdouts
 from mlops_core.policy import offline_gate
 from mlops_core.stats import classification_metrics, metrics_from_confusion
@@ -59,7 +59,7 @@ def run(state: dict[str, Any], deps: Deps) -> EvaluationOutput:
         entries = ledger.entries()
         entry = ledger.own_entry(entries, ctx.run_id)
         if entry is None:
-            entry = _test(state, deps, ledger, entries, staging, production)
+            entry = _test(state, ctx, deps, ledger, entries, staging, production)
             if not ledger.record(entry):
                 continue  # another run took this test number: read the ledger again
         return _output(entry, production_version, staging_version)
@@ -71,13 +71,14 @@ def run(state: dict[str, Any], deps: Deps) -> EvaluationOutput:
 
 def _test(
     state: dict[str, Any],
+    ctx: RunContext,
     deps: Deps,
     ledger: Ledger,
     entries: list[LedgerEntry],
     staging: Predictor,
     production: Predictor,
 ) -> LedgerEntry:
-    ctx, settings = run_context(state, deps), deps.settings
+    settings = deps.settings
     training = training_output(state, deps)
     batch_key = state["drift"]["batch_key"]
     pooled_keys = ledger.poolable(entries, str(production.version), batch_key)
