@@ -30,6 +30,7 @@ REPORT_KEYS = (
     "dataset",
     "drift",
     "training",
+    "training_path",
     "pending",
     "evaluation",
     "offline_test",
@@ -208,6 +209,7 @@ def build_report(
         "dataset": _dataset(state, drift),
         "drift": drift,
         "training": training,
+        "training_path": training_path(state),
         "pending": pending,
         "evaluation": evaluation_only,
         "offline_test": offline_test,
@@ -217,7 +219,9 @@ def build_report(
         "links": asdict(links),
         "previous_run": dict(previous_run) if previous_run is not None else None,
         "steps": [dict(step) for step in steps] if steps is not None else None,
-        "summary": summary_lines(status, drift, training, evaluation, offline_test, ab_test, promotion, error),
+        "summary": summary_lines(
+            status, drift, training, evaluation, offline_test, ab_test, promotion, error, training_path(state)
+        ),
     }
     return _json_safe(report, "report")
 
@@ -231,13 +235,19 @@ def summary_lines(
     ab_test: Mapping[str, Any] | None,
     promotion: Mapping[str, Any] | None,
     error: Mapping[str, Any] | None,
+    path: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """One human line per step that ran, then the decision on Production."""
     lines = []
     if drift is not None:
         lines.append(_drift_line(drift))
+    if path is not None:
+        lines.append(path_line(path))
     if training is not None or evaluation is not None:
         lines.append(_candidate_line(training or {}, evaluation))
+    plan = (training or {}).get("plan")
+    if isinstance(plan, Mapping) and plan:
+        lines.append(plan_line(plan))
     if offline_test is not None:
         lines.extend(offline_lines(offline_test, (evaluation or {}).get("rows")))
     elif evaluation is not None:
@@ -261,6 +271,64 @@ def summary_lines(
     else:
         lines.append(f"Production untouched: {_untouched_reason(status, evaluation, promotion)}")
     return lines
+
+
+def training_path(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where TrainModel ran, as the state machine chose it: `SizeTraining` put baseline + batch rows and the
+    template's TrainingJobThresholdRows under $.training_size, and `TrainingPath` sent more rows than that to
+    the ECS task (the job path), the rest to the Lambda function. The task's id (its log stream ends with it)
+    and stop reason once it stopped. None when the run never reached the choice (no drift, or a review of a
+    waiting candidate)."""
+    size = state.get("training_size")
+    if not isinstance(size, Mapping):
+        return None
+    rows, threshold = size.get("rows"), size.get("threshold_rows")
+    if not (_is_count(rows) and _is_count(threshold)):
+        return None
+    path: dict[str, Any] = {"path": "job" if rows > threshold else "lambda", "rows": rows, "threshold_rows": threshold}
+    if path["path"] == "job":
+        job = state.get("training_job")
+        job = job if isinstance(job, Mapping) else {}
+        arn = job.get("task_arn")
+        path.update(
+            timeout_seconds=size.get("timeout_seconds"),
+            task_id=arn.rsplit("/", 1)[-1] if isinstance(arn, str) else None,
+            stopped_reason=_public(job.get("stopped_reason")),
+        )
+    return path
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def path_line(path: Mapping[str, Any]) -> str:
+    rows, threshold = _count(path.get("rows")), _count(path.get("threshold_rows"))
+    if path.get("path") == "job":
+        return (
+            f"Trained as an ECS task (the job path): {rows} rows of baseline + batch, over the threshold of "
+            f"{threshold} (TrainingJobThresholdRows)"
+        )
+    return (
+        f"Trained in the TrainModel Lambda function: {rows} rows of baseline + batch, within the threshold of "
+        f"{threshold}"
+    )
+
+
+def plan_line(plan: Mapping[str, Any]) -> str:
+    """How the training budget was spent: the comparison's sample, the models, the final fit on all rows."""
+    skipped = plan.get("models_skipped")
+    return (
+        f"Model selection on {_count(plan.get('sample_rows'))} of {_count(plan.get('total_rows'))} training rows "
+        f"within {format_number(plan.get('budget_seconds'), 0)} s: {len(plan.get('models_tried') or [])} models "
+        f"tried, {len(skipped) if isinstance(skipped, Mapping) else 0} skipped; final fit on all rows "
+        f"{format_number(plan.get('final_fit_seconds'), 0)} s (estimated "
+        f"{format_number(plan.get('final_fit_estimate_seconds'), 0)} s)"
+    )
+
+
+def _count(value: Any) -> str:
+    return f"{value:,.0f}" if _is_count(value) else "n/a"
 
 
 def reason_text(reason: Any) -> str:

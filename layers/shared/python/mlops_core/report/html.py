@@ -17,6 +17,8 @@ from mlops_core.report.build import (
     confidence_label,
     format_number,
     format_share,
+    path_line,
+    plan_line,
     reason_text,
     version_label,
 )
@@ -94,6 +96,7 @@ def render_report_html(report: Mapping[str, Any]) -> str:
             _error(report.get("error")),
             _drift(report.get("drift")),
             _models(report.get("training"), report.get("evaluation")),
+            _training(report.get("training"), report.get("training_path")),
             _leaderboard(report.get("training")),
             _offline_test(report.get("offline_test"), report.get("evaluation")),
             _ab_test(report.get("ab_testing_api")),
@@ -283,6 +286,40 @@ def _leaderboard(training: Mapping[str, Any] | None) -> str:
         '<p class="note">Cross-validated on the training rows, best first; the first is the candidate. Fit time: '
         "the seconds its cross-validation took, all folds.</p></section>"
     )
+
+
+def _training(training: Mapping[str, Any] | None, path: Mapping[str, Any] | None) -> str:
+    """Where training ran and how its budget was spent: the comparison's sample, the models tried and skipped
+    (with the reason), the final fit on all rows against its estimate."""
+    plan = (training or {}).get("plan") if isinstance(training, Mapping) else None
+    plan = plan if isinstance(plan, Mapping) and plan else None
+    if not isinstance(path, Mapping) and plan is None:
+        return ""
+    items = []
+    if isinstance(path, Mapping):
+        where = path_line(path)
+        if path.get("path") == "job" and path.get("task_id"):
+            where += f"; task {path['task_id']}"
+            if path.get("stopped_reason"):
+                where += f" ({path['stopped_reason']})"
+        items.append(f'<p class="training-path">{_e(where)}.</p>')
+    if plan is not None:
+        items.append(f'<p class="training-plan">{_e(plan_line(plan))}.</p>')
+        seconds = plan.get("fit_seconds") if isinstance(plan.get("fit_seconds"), Mapping) else {}
+        tried = "".join(
+            f"<li><code>{_e(model)}</code> {_e(format_number(seconds.get(model), 1))} s</li>"
+            for model in plan.get("models_tried") or []
+        )
+        if tried:
+            items.append(f'<h3>Models tried (cross-validation time)</h3><ul class="models-tried">{tried}</ul>')
+        skipped = plan.get("models_skipped")
+        skipped_items = "".join(
+            f"<li><code>{_e(model)}</code>: {_e(reason)}</li>"
+            for model, reason in (skipped.items() if isinstance(skipped, Mapping) else [])
+        )
+        if skipped_items:
+            items.append(f'<h3>Models skipped</h3><ul class="models-skipped">{skipped_items}</ul>')
+    return f'<section id="training"><h2>Training</h2>{"".join(items)}</section>'
 
 
 def _steps(steps: Any) -> str:
