@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
+from mlops_core.drift.schema import as_text
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -12,10 +14,16 @@ if TYPE_CHECKING:
 
 
 def load_holdout(store: ObjectStore, key: str, target: str) -> tuple[pd.DataFrame, list[str]]:
-    """(feature frame, labels as strings): the labels the models were trained on are strings too."""
+    """(feature frame, labels as strings): the labels the models were trained on are strings too.
+
+    Parquet gives a text column's missing values back as None, which PyCaret's imputer does not take for
+    missing (it matches NaN only): the column then reaches the encoder unimputed and the model fails on NaN. The
+    text columns are put back in the form the models were trained on, missing as NaN."""
     import pandas as pd
 
     frame = pd.read_parquet(io.BytesIO(store.get(key)))
+    for column in frame.select_dtypes(include="object").columns:
+        frame[column] = as_text(frame[column])
     labels = frame[target].astype(str).tolist()
     return frame.drop(columns=[target]), labels
 
