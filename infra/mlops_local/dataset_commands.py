@@ -120,6 +120,12 @@ def cmd_add(args: argparse.Namespace, find_stack: FindStack) -> int:
     )
     if intake.dropped:
         say(f"left out, not among --features: {', '.join(intake.dropped)}")
+    if intake.text:
+        say(
+            f"text, not tested for drift (more than half of the values distinct; the model still uses "
+            f"{'it' if len(intake.text) == 1 else 'them'}): {', '.join(intake.text)}; "
+            "`--categorical` names one to test its values as categories"
+        )
     _refuse_other_record(state_dir, config, body, replace=args.replace)
     try:
         stack = find_stack()

@@ -55,3 +55,31 @@ def test_a_drifted_batch_of_an_added_dataset_is_detected_and_trained_on(wine: pd
     assert training["baseline_rows"] == 178
     (call,) = deps.trainer.calls
     assert call["target"] == "cultivar" and call["categorical"] == []
+
+
+def test_text_columns_of_an_added_dataset_go_to_the_model_but_are_not_tested_for_drift(wine: pd.DataFrame) -> None:
+    """A free-text feature (a name per row) is left out of `categorical`, so the drift check excludes it with its
+    reason instead of finding every batch drifted on names it never saw; the model still gets it."""
+    deps: Any = fake_deps(settings={"dataset": "wine", "model_name": "wine-classifier"})
+    named = wine.assign(label=[f"bottle {i}" for i in range(len(wine))], cellar=["north", "south"] * (len(wine) // 2))
+    intake, config = prepare_baseline(
+        named.to_csv(index=False).encode(), source="wine.csv", name="wine", target="cultivar"
+    )
+    assert intake.text == ["label"] and config.categorical == ["cellar"]
+    publish_dataset(deps.data, intake.frame, config)
+    quiet = named.sample(120, random_state=4).assign(label=[f"new bottle {i}" for i in range(120)])
+    batch = prepare_batch(quiet.to_csv(index=False).encode(), source="batch.csv", config=config, baseline=intake.frame)
+    key = write_batch(deps.data, "wine", batch.frame, config.format)
+
+    state: dict[str, Any] = {**RUN, "input": {"dataset": "wine", "batch_key": key}}
+    drift = check_drift.run(state, deps)
+
+    assert drift["detected"] is False and drift["number_of_drifted_columns"] == 0
+    assert "label" not in drift["columns"] and drift["column_kinds"]["label"] == "cat"  # to the model
+    assert drift["excluded_columns"]["label"].startswith("text (more than half of its values distinct)")
+    assert drift["columns"]["cellar"]["status"] == "tested"
+
+    state["drift"] = drift
+    train.run(state, deps)
+    (call,) = deps.trainer.calls
+    assert "label" in call["frame"].columns and set(call["categorical"]) == {"label", "cellar"}

@@ -292,3 +292,14 @@ def test_an_empty_batch(dataset) -> None:
 def test_parse_table_gives_text_column_names() -> None:
     frame = parse_table(_parquet(pd.DataFrame({1: [1.0], "b": ["x"]})), source="t.parquet", fmt="parquet")
     assert list(frame.columns) == ["1", "b"]
+
+
+def test_a_free_text_feature_is_left_out_of_categorical_unless_named() -> None:
+    named = BASELINE.assign(note=[f"note {i}" for i in range(len(BASELINE))])
+
+    intake, config = _baseline(_csv(named))
+    assert intake.text == ["note"] and config.categorical == ["colour"]
+    assert "note" in config.features and "note" in intake.frame.columns
+
+    intake, config = _baseline(_csv(named), categorical=["note"])
+    assert intake.text == [] and config.categorical == ["colour", "note"]

@@ -16,6 +16,7 @@ from mlops_core.data.config import FORMATS, DatasetConfig, Format
 from mlops_core.data.io import format_of_key, frame_from_bytes
 from mlops_core.data.publish import baseline_key
 from mlops_core.data.validate import column_kinds, dtypes_of, feature_columns, validate_batch
+from mlops_core.drift.kinds import infer_kind
 from mlops_core.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Intake:
     labels: list[str]  # the target's classes, as text, sorted
     dropped: list[str] = field(default_factory=list)  # columns of the file that are not the dataset's
     new_labels: list[str] = field(default_factory=list)  # batch labels the baseline never had (when allowed)
+    text: list[str] = field(default_factory=list)  # features given to the model, but not tested for drift
 
 
 def table_format(source: str, fmt: str | None = None) -> Format:
@@ -119,12 +121,14 @@ def prepare_baseline(
         categorical=list(categorical or []),
         format=file_format,
     )
-    # Every non-numeric feature is categorical whatever the flags say: dataset.json lists them all, so it
-    # says how the pipeline will treat each column.
+    # Every non-numeric feature is a category to the model whatever the flags say. dataset.json lists those
+    # the drift check tests as categories: all but free text (mostly distinct values, as a name or a ticket
+    # number), which the check excludes when no one lists it, since a batch of new names always "drifts".
     kinds = column_kinds(given, dtypes_of(frame))
-    config = replace(given, categorical=[c for c in chosen if kinds[c] == "cat"])
+    text = [c for c in chosen if kinds[c] == "cat" and c not in given.categorical and infer_kind(frame[c]) == "text"]
+    config = replace(given, categorical=[c for c in chosen if kinds[c] == "cat" and c not in text])
     validate_batch(frame, config, dtypes_of(frame), source=source)
-    return Intake(frame=frame, labels=labels, dropped=[c for c in columns if c not in kept]), config
+    return Intake(frame=frame, labels=labels, dropped=[c for c in columns if c not in kept], text=text), config
 
 
 def prepare_batch(
