@@ -42,7 +42,8 @@ FindStack = Callable[[], "Stack"]
 _CONFIG_KEY = re.compile(r"^datasets/([^/]+)/dataset\.json$")
 REPLACING = (
     "the next run builds a new reference profile from the new baseline (profiles are keyed by the baseline's "
-    "ETag) and retrains on it; registered models stay, and Production serves until a candidate beats it"
+    "ETag and the columns' roles) and retrains on it; registered models stay, and Production serves until a "
+    "candidate beats it"
 )
 
 

@@ -148,6 +148,25 @@ def test_a_new_baseline_gets_a_new_profile(deps) -> None:
     assert second["profile_prefix"] != first and second["reference_rows"] == 120
 
 
+def test_a_replaced_configuration_over_the_same_baseline_gets_its_own_profile(deps) -> None:
+    """`mlops dataset add --replace` with the same file but other roles: the old profile would test the columns
+    as they were."""
+    import json
+
+    from mlops_core import layout
+
+    add_batch(deps)
+    first = check_drift.run(envelope("run-1"), deps)
+    assert first["columns"]["petal_width"]["column_type"] == "num"
+    key = layout.dataset_config_key("iris")
+    config = json.loads(deps.data.objects.pop(key))
+    deps.data.put_new(key, json.dumps({**config, "categorical": ["petal_width"]}).encode())
+
+    second = check_drift.run(envelope("run-2"), deps)
+    assert second["profile_prefix"] != first["profile_prefix"]
+    assert second["columns"]["petal_width"]["column_type"] == "cat"
+
+
 def test_a_retried_run_keeps_the_first_drift_report(deps) -> None:
     add_batch(deps)
     first = check_drift.run(envelope("run-1"), deps)
@@ -333,7 +352,7 @@ def test_a_bounded_profile_stores_the_exact_column_apart_and_reads_it_only_near_
     _batch(deps, _measurements(5000, 1, shift=5.0), "far.parquet")
     far = check_drift.run(envelope("run-1", batch_key="far.parquet"), deps)
     prefix = far["profile_prefix"]
-    assert prefix.endswith("v3-4096/")
+    assert "/v3-4096-" in prefix  # the bound is part of the key
     assert deps.data.keys(prefix + "exact/") == [prefix + "exact/0.bin"]
     assert len(deps.data.get(prefix + "profile.bin")) < 4096 + 4096  # the sketch and the small target column
     assert far["columns"]["amount"]["decided_by"] == "profile" and far["columns"]["amount"]["drifted"]

@@ -14,6 +14,7 @@ values are distinct (text, which the drift tests leave out, saying so).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -88,8 +89,12 @@ def load_or_build(
     if head is None:
         raise NotFoundError(f"baseline {store.uri(config.baseline_key)} does not exist")
     # The format version is part of the key, so a profile written by older code is never misread; the bound
-    # too, so a profile built under another bound is never taken for this one's.
-    prefix = f"{layout.profile_prefix(config.name, head.etag)}v{_FORMAT_VERSION}-{max_bytes_per_column}/"
+    # too, so a profile built under another bound is never taken for this one's; and the columns' roles, so
+    # a dataset.json replaced over the same baseline (another target, a column now categorical) gets its own.
+    prefix = (
+        f"{layout.profile_prefix(config.name, head.etag)}"
+        f"v{_FORMAT_VERSION}-{max_bytes_per_column}-{_roles_digest(config)}/"
+    )
     try:
         return _load(store, prefix)
     except NotFoundError:
@@ -107,6 +112,11 @@ def load_or_build(
     _store(store, reference)
     reference.store = store
     return reference
+
+
+def _roles_digest(config: DatasetConfig) -> str:
+    roles = [config.target, config.features, sorted(config.categorical) if config.categorical else None]
+    return hashlib.sha256(json.dumps(roles).encode()).hexdigest()[:12]
 
 
 def build(
