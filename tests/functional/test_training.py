@@ -281,6 +281,21 @@ def test_a_final_fit_past_the_time_left_is_refused_before_it_starts() -> None:
     assert "the final fit of 'dt' on all 150 training rows" in str(raised.value)
 
 
+def test_a_candidate_whose_model_would_outgrow_the_limit_is_skipped_with_its_size() -> None:
+    trained = train_best_model(
+        _iris_train(),
+        "species",
+        categorical=[],
+        budget_seconds=30,
+        seed=1,
+        include=["et", "lr"],
+        folds=2,
+        max_model_bytes=50_000,  # lr's coefficients fit; a hundred trees do not
+    )
+    assert trained.plan["models_tried"] == ["lr"] and trained.plan["max_model_bytes"] == 50_000
+    assert "MB, over the 0.048 MB a served model may take" in trained.plan["models_skipped"]["et"]
+
+
 def test_an_unknown_sort_metric_is_refused_before_importing_pycaret() -> None:
     with pytest.raises(InvalidRequestError, match="cannot compare models by 'AUC'"):
         train_best_model(_iris_train(), "species", categorical=[], budget_seconds=10, seed=1, sort="AUC")

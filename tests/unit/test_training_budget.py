@@ -116,3 +116,22 @@ def test_a_skip_says_whether_the_model_is_too_slow_alone_or_came_last() -> None:
         _costs(a=0.5, b=0.5, c=0.5, d=0.5), total_rows=4000, min_rows=4000, folds=5, available_seconds=14
     )
     assert len(crowded.models) == 3 and "the cheaper candidates left" in next(iter(crowded.skipped.values()))
+
+
+def test_model_size_grows_at_most_linearly_and_may_not_grow() -> None:
+    trees = budget.ModelSize((560, 2240), (4_410_000, 14_140_000))  # ExtraTrees measured: 0.84
+    assert trees.exponent == pytest.approx(0.84, abs=0.01)
+    assert trees.at(60_000) == pytest.approx(14_140_000 * (60_000 / 2240) ** trees.exponent)
+    assert budget.ModelSize((560, 2240), (1000, 64_000)).exponent == 1.0  # 4x rows, 64x bytes: read as linear
+    assert budget.ModelSize((560, 2240), (2000, 1900)).exponent == 0.0  # a linear model's coefficients
+    assert budget.ModelSize((2240, 2240), (5, 5)).at(22_400) == pytest.approx(50)  # one point: linear
+    assert trees.at(100) == 14_140_000  # fewer rows than probed: what was measured
+
+
+def test_a_model_estimated_past_the_limit_is_too_large_with_the_figures() -> None:
+    trees = budget.ModelSize((560, 2240), (4_410_000, 14_140_000))
+    assert budget.too_large(trees, 40_000, budget.MAX_MODEL_BYTES) is None
+    reason = budget.too_large(trees, 950_000, budget.MAX_MODEL_BYTES)
+    assert reason is not None
+    assert reason.startswith("its model on all 950,000 rows would take about ")
+    assert reason.endswith("MB, over the 300 MB a served model may take")

@@ -123,6 +123,7 @@ def train_best_model(
     folds: int = 5,
     n_jobs: int = 1,
     time_left_seconds: float | None = None,
+    max_model_bytes: float = budget.MAX_MODEL_BYTES,
 ) -> TrainedModel:
     """Compare PyCaret's classifiers (or only `include`) by cross-validated `sort` (macro F1 by default) within
     `budget_seconds`, refit the best on all of `train_df` and return it with its CV metrics and the plan it
@@ -131,8 +132,10 @@ def train_best_model(
     The budget holds: a timing probe plans a stratified sample (and which candidates) for the comparison, each
     candidate's cross-validation then runs time-boxed in a worker that is stopped when over, and the final fit
     on all rows is estimated first: TrainingBudgetError when the estimate is past `time_left_seconds` (the
-    time the caller has left, counted from this call; None: no limit). Data so small that the probe fitted
-    every candidate on all of it is compared in this process, as PyCaret does, without a worker."""
+    time the caller has left, counted from this call; None: no limit). A candidate whose model on all rows
+    is estimated past `max_model_bytes` (from its size at the probe's two sizes) is not compared: the model
+    must fit where it is served. Data so small that the probe fitted every candidate on all of it is compared
+    in this process, as PyCaret does, without a worker."""
     _check_inputs(train_df, target, categorical, budget_seconds, folds)
     clock = _Clock(budget_seconds, time_left_seconds)
     data = _model_frame(train_df, target, categorical)
@@ -152,8 +155,13 @@ def train_best_model(
 
     candidates = _candidates(experiment, include)
     started = time.perf_counter()
-    costs, skipped = _probe(experiment, candidates, folds, timeout=_probe_timeout(budget_seconds))
+    costs, sizes, skipped = _probe(experiment, candidates, folds, timeout=_probe_timeout(budget_seconds))
     timings["probe"] = time.perf_counter() - started
+    for model, size in sizes.items():
+        reason = budget.too_large(size, len(data.index), max_model_bytes)
+        if reason is not None:
+            skipped[model] = reason
+            costs.pop(model, None)
 
     everything_probed = len(probe_data.index) == len(data.index)
     start_cost = (lambda rows: 0.0) if everything_probed else _worker_start_seconds(timings)
@@ -209,6 +217,7 @@ def train_best_model(
             "probe_rows": len(probe_data.index),
             "folds": folds,
             "budget_seconds": budget_seconds,
+            "max_model_bytes": max_model_bytes,
             "in_worker": not everything_probed,
             "models_tried": [row["model"] for row in leaderboard],
             "models_skipped": skipped,
@@ -315,15 +324,16 @@ def _probe_timeout(budget_seconds: float) -> float:
 
 def _probe(
     experiment: Any, candidates: Sequence[str], folds: int, *, timeout: float
-) -> tuple[dict[str, budget.FitCost], dict[str, str]]:
-    """Each candidate's fold time at two sizes of the probe sample, measured in a worker that is stopped when
-    one candidate's probe takes more than `timeout` seconds."""
+) -> tuple[dict[str, budget.FitCost], dict[str, budget.ModelSize], dict[str, str]]:
+    """Each candidate's fold time and model size at two sizes of the probe sample, measured in a worker that
+    is stopped when one candidate's probe takes more than `timeout` seconds."""
     from mlops_core.training.worker import WorkerFailed, WorkerTimeout
 
     x, y = experiment.X_train_transformed, experiment.y_train_transformed
     largest = max(2, len(x.index) * (folds - 1) // folds)
     sizes = sorted({max(2, int(largest * share)) for share in _PROBE_SIZES})
     costs: dict[str, budget.FitCost] = {}
+    model_sizes: dict[str, budget.ModelSize] = {}
     skipped: dict[str, str] = {}
     worker = _probe_worker()
     try:
@@ -331,7 +341,7 @@ def _probe(
             container = experiment._all_models_internal[model]
             estimator = container.class_def(**container.args)
             try:
-                seconds, _ = worker.call(_probe_fits, estimator, x, y, sizes, folds, timeout=timeout)
+                (seconds, nbytes), _ = worker.call(_probe_fits, estimator, x, y, sizes, folds, timeout=timeout)
             except WorkerTimeout:
                 skipped[model] = f"its probe fits on {sizes[-1]} rows took over {timeout:.0f} s"
                 worker = _probe_worker()
@@ -347,9 +357,14 @@ def _probe(
                 continue
             first, last = points[0], points[-1]
             costs[model] = budget.FitCost((first[0], last[0]), (first[1], last[1]))
+            measured = [(rows, b) for rows, b in zip(sizes, nbytes, strict=True) if b is not None]
+            if measured:
+                model_sizes[model] = budget.ModelSize(
+                    (measured[0][0], measured[-1][0]), (measured[0][1], measured[-1][1])
+                )
     finally:
         worker.stop()
-    return costs, skipped
+    return costs, model_sizes, skipped
 
 
 def _probe_worker() -> StoppableWorker:
@@ -366,12 +381,18 @@ def _import_fitting_libraries() -> None:
     import sklearn.base  # noqa: F401
 
 
-def _probe_fits(estimator: Any, x: Any, y: Any, sizes: Sequence[int], folds: int) -> list[float | None]:
+def _probe_fits(
+    estimator: Any, x: Any, y: Any, sizes: Sequence[int], folds: int
+) -> tuple[list[float | None], list[int | None]]:
     """Runs in the worker: seconds to fit a clone on the first `rows` rows and predict the next rows/(folds-1),
-    for each size; None where the estimator could not fit (too few rows of a class, say)."""
+    and the fitted model's pickled bytes, for each size; None where the estimator could not fit (too few rows
+    of a class, say) or be pickled."""
+    import pickle
+
     from sklearn.base import clone
 
     seconds: list[float | None] = []
+    nbytes: list[int | None] = []
     for rows in sizes:
         scored = max(1, rows // (folds - 1))
         started = time.perf_counter()
@@ -380,9 +401,14 @@ def _probe_fits(estimator: Any, x: Any, y: Any, sizes: Sequence[int], folds: int
             fitted.predict(x.iloc[rows : rows + scored])
         except Exception:  # a probe that cannot fit says nothing about time; PyCaret reports the real error
             seconds.append(None)
+            nbytes.append(None)
             continue
         seconds.append(time.perf_counter() - started)
-    return seconds
+        try:
+            nbytes.append(len(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL)))
+        except Exception:  # not picklable here: MLflow will say so when it saves the model
+            nbytes.append(None)
+    return seconds, nbytes
 
 
 def _worker_start_seconds(timings: Mapping[str, float]) -> Callable[[int], float]:
