@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from mlops_core.report import ReportLinks, build_report, render_report_html
+from mlops_core.report import ReportLinks, build_report, parse_error, render_report_html
 from mlops_core.report.build import training_path
 
 from tests.support.chromium import parse_dom
@@ -100,3 +100,23 @@ def test_runs_without_a_plan_or_a_path_have_no_training_section():
     run = json.loads((EVENTS / "report_state_promoted.json").read_text())
     run["training"].pop("plan", None)
     assert parse_dom(render_report_html(build_report(run, now=NOW, links=LINKS))).find_all(id="training") == []
+
+
+def test_a_failed_task_is_summarised_not_dumped():
+    task = {
+        "TaskArn": TASK_ARN,
+        "StoppedReason": "Essential container in task exited",
+        "Containers": [{"Name": "train", "ExitCode": 137, "Memory": "16384"}, "not a container"],
+        "Overrides": {"ContainerOverrides": [{"Name": "train", "Environment": []}]},
+    }
+    error = parse_error({"Error": "States.TaskFailed", "Cause": json.dumps(task)})
+    assert error == {
+        "error": "States.TaskFailed",
+        "type": "States.TaskFailed",
+        "message": "ECS task 0f1e2d3c4b5a stopped: Essential container in task exited; container 'train' exited "
+        "with code 137 (killed (SIGKILL): out of memory, or stopped past its grace period)",
+        "stack_trace": None,
+    }
+    task["Containers"] = [{"Name": "train", "ExitCode": 1}, {"Name": "sidecar"}]
+    message = parse_error({"Error": "States.TaskFailed", "Cause": task})["message"]
+    assert message.endswith("code 1 (the step failed: its last log lines say why); container 'sidecar' never started")

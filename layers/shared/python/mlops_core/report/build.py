@@ -159,9 +159,33 @@ def parse_error(error: Mapping[str, Any]) -> dict[str, Any]:
             "message": _public(payload.get("errorMessage")) or "",
             "stack_trace": [_public(line) for line in trace] if isinstance(trace, list) else None,
         }
+    if isinstance(payload, Mapping) and isinstance(payload.get("Containers"), list):
+        return {"error": _public(name), "type": _public(name), "message": _task_stopped(payload), "stack_trace": None}
     # States.Timeout, States.Runtime and friends carry a plain-text cause, or none.
     message = cause if isinstance(cause, str) else ("" if cause is None else json.dumps(cause, default=str))
     return {"error": _public(name), "type": _public(name), "message": redact(message), "stack_trace": None}
+
+
+# Exit codes of a container a signal ended (128 + the signal), as ECS reports them.
+_SIGNALLED = {137: "killed (SIGKILL): out of memory, or stopped past its grace period", 143: "stopped (SIGTERM)"}
+
+
+def _task_stopped(task: Mapping[str, Any]) -> str:
+    """An ECS task description (what `ecs:runTask.sync` fails with) in one sentence: which container exited
+    with what code, and why the task stopped; the full description stays in the execution history."""
+    arn = task.get("TaskArn")
+    parts = []
+    for container in task["Containers"]:
+        if not isinstance(container, Mapping):
+            continue
+        name, code = container.get("Name"), container.get("ExitCode")
+        if code is None:
+            parts.append(f"container {name!r} never started")
+        else:
+            meaning = _SIGNALLED.get(code, "the step failed: its last log lines say why")
+            parts.append(f"container {name!r} exited with code {code} ({meaning})")
+    task_id = arn.rsplit("/", 1)[-1] if isinstance(arn, str) else "?"
+    return redact(f"ECS task {task_id} stopped: {task.get('StoppedReason') or 'no reason given'}; " + "; ".join(parts))
 
 
 def build_report(
