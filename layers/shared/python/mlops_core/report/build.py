@@ -418,15 +418,15 @@ def offline_lines(test: Mapping[str, Any], rows: Mapping[str, Any] | None) -> li
     pooled = rows.get("pooled") or 0
     runs = rows.get("pooled_runs")
     earlier = f"{runs} earlier run" + ("" if runs == 1 else "s")
-    on = f"{test.get('n')} rows" + (f" ({pooled} pooled from {earlier})" if pooled else "")
+    on = f"{_count(test.get('n'))} rows" + (f" ({pooled} pooled from {earlier})" if pooled else "")
     interval = test.get("interval") or {}
     lines = [
         f"Offline test ({str(test.get('test') or 'n/a').replace('_', ' ')}) on {on}: ΔF1 "
         f"{format_number(test.get('observed_delta'), signed=True)}, {confidence_label(interval.get('level'))} BCa "
         f"interval [{format_number(interval.get('low'))}, {format_number(interval.get('high'))}]: "
         f"{test.get('verdict')}, because {test.get('decided_by')}",
-        f"Plan: minimum detectable effect {format_number(test.get('mde'))} at {test.get('n')} rows; "
-        f"{test.get('required_n') if test.get('required_n') is not None else 'n/a'} rows needed for "
+        f"Plan: minimum detectable effect {format_number(test.get('mde'))} at {_count(test.get('n'))} rows; "
+        f"{_count(test.get('required_n'))} rows needed for "
         f"{format_share(test.get('power'))} power at ΔF1 "
         f"{format_number(_sum(test.get('delta_min'), test.get('margin')), signed=True)}; α spent by this test "
         f"{_score(test.get('alpha_t'))} (test {rows.get('test_number') or 'n/a'} of the stream at α "
