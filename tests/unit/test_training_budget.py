@@ -135,3 +135,15 @@ def test_a_model_estimated_past_the_limit_is_too_large_with_the_figures() -> Non
     assert reason is not None
     assert reason.startswith("its model on all 950,000 rows would take about ")
     assert reason.endswith("MB, over the 300 MB a served model may take")
+
+
+def test_a_cheap_model_still_pays_pycarets_per_row_work_so_the_sample_stays_bounded() -> None:
+    # Ten models that fit in milliseconds: the sample is not all 950,000 rows, because every fold also
+    # transforms and scores its rows.
+    costs = {f"m{i}": FitCost((560, 2240), (0.001, 0.004)) for i in range(10)}
+    assert compare_seconds(costs["m0"], 400_000, 5) == pytest.approx(
+        budget.SAFETY * 5 * (costs["m0"].at(224_000) + budget.FOLD_ROW_OVERHEAD_SECONDS * 224_000)
+    )
+    plan = plan_compare(costs, total_rows=950_000, min_rows=4000, folds=5, available_seconds=93)
+    assert len(plan.models) >= 8 and plan.sample_rows < 400_000  # not the 486,400 rows planned without it
+    assert sum(compare_seconds(costs[m], plan.sample_rows, 5) for m in plan.models) <= 93
