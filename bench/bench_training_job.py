@@ -3,7 +3,8 @@
 Run by hand, from the repository root:
 
     .venv/bin/python bench/bench_training_job.py [--rows 1000000] [--batch-rows 100000] [--budget 120]
-        [--threshold N] [--models lr,rf,...] [--keep] [--min-available-gb 6]
+        [--threshold N] [--models lr,rf,...] [--parameter KEY=VALUE] [--keep]
+        [--min-available-gb 6]
 
 Starts its own stack (`mlops up --detach`) in a new temporary state folder on free ports, writes a synthetic
 classification baseline and a shifted batch as Parquet (`make_classification`: 10 numeric features, 3 classes;
@@ -164,6 +165,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None, help="TrainingBudgetSeconds (default: the template's)")
     parser.add_argument("--models", default=None, help="TrainingModels (default: PyCaret's default set)")
     parser.add_argument("--threshold", type=int, default=None, help="TrainingJobThresholdRows to deploy")
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="KEY=VALUE", help="another template parameter to deploy"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="leave the stack up")
     parser.add_argument(
@@ -185,10 +189,11 @@ def main() -> None:
     try:
         mlops(state_dir, env, "up", "--detach", "--dataset", DATASET)
         mlops(state_dir, env, "seed")
-        parameters: dict[str, str] = {}
+        parameters = dict(p.split("=", 1) for p in args.parameter)
         if args.threshold is not None:
             parameters["TrainingJobThresholdRows"] = str(args.threshold)
-            mlops(state_dir, env, "deploy", "--parameter", f"TrainingJobThresholdRows={args.threshold}")
+        if parameters:
+            mlops(state_dir, env, "deploy", *(f"--parameter={k}={v}" for k, v in parameters.items()))
         lines = mlops(state_dir, env, "dataset", "batch", DATASET, str(batch)).splitlines()
         batch_key = next(line for line in reversed(lines) if not line.startswith("mlops:"))
         print(f"stack up and data in S3 after {time.perf_counter() - started:.0f} s; running", flush=True)
