@@ -234,6 +234,8 @@ def test_feedback_labels_compare_across_types_and_may_hold_separators(store: AbS
         None,
         42,
     ],
+    # Fixed ids: a signed id holds a random nonce, and both test workers must collect the same names.
+    ids=["empty", "no-dot", "not-base64", "other-secret", "bad-signature", "none", "int"],
 )
 def test_forged_or_malformed_ids_are_refused(store: AbStore, prediction_id: object) -> None:
     with pytest.raises(InvalidRequestError) as error:

@@ -119,6 +119,23 @@ def _tampered() -> str:
         (_tampered(), "does not verify"),
         (make_prediction_id("production", "1", "a", "other-secret"), "does not verify"),
     ],
+    # Fixed ids: a signed id holds a random nonce, and both test workers must collect the same names.
+    ids=[
+        "none",
+        "int",
+        "empty",
+        "too-long",
+        "no-dot",
+        "empty-signature",
+        "empty-payload",
+        "not-base64",
+        "one-char",
+        "not-ascii",
+        "short-signature",
+        "forged-signature",
+        "tampered",
+        "other-secret",
+    ],
 )
 def test_malformed_or_forged_ids_are_refused(prediction_id: object, message: str) -> None:
     with pytest.raises(InvalidRequestError, match=message) as error:
