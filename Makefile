@@ -27,8 +27,10 @@ chromium:
 demo: setup
 	$(BIN)/mlops demo
 
+# Two workers, one test file at a time each (a file's tests share its stack or fixtures), in collection order so
+# the long e2e files start first.
 test: setup chromium
-	$(BIN)/pytest -q -p no:cacheprovider -m "not localstack"
+	$(BIN)/pytest -q -p no:cacheprovider -m "not localstack" -n 2 --dist loadfile --no-loadscope-reorder
 
 # The unit tier and the functional tier without the tests that train models: every step's branches on
 # in-memory fakes, the API's routes, the adapters. No emulator, no Chromium.
