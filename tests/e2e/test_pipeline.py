@@ -121,7 +121,13 @@ def test_drifted_day_goes_through_both_gates(iris: Stack, first_run: dict[str, A
     report = iris.report("e2e-gates")
     assert report["status"] in ("promoted", "blocked", "pending")
     test = report["offline_test"]
-    assert test["n_resamples"] >= 2000 and test["interval"]["low"] <= test["interval"]["high"]
+    assert test["n_resamples"] >= 2000
+    interval = test["interval"]
+    if interval["low"] is None or interval["high"] is None:
+        # No finite BCa bound (every pair tied, say): a sign-flip test, which needs none, decided.
+        assert test["test"].endswith("sign_flip"), test
+    else:
+        assert interval["low"] <= interval["high"]
     assert test["verdict"] == report["evaluation"]["reason"] and test["decided_by"]
     assert test["alpha_t"] < test["alpha"] == 0.05 and report["evaluation"]["rows"]["test_number"] >= 1
     ab = report["ab_testing_api"]

@@ -13,7 +13,7 @@ from mlops_local import dataset_records
 from mlops_local.cli import main
 from mlops_local.services import Ports, StackState
 
-FRAME = pd.DataFrame({"size": [1.0, 2.0, 3.0, 4.0], "colour": ["r", "g", "r", "b"], "kind": ["a", "b", "a", "b"]})
+FRAME = pd.DataFrame({"size": [1.0, 2.0, 3.0, 4.0], "colour": ["r", "g", "r", "g"], "kind": ["a", "b", "a", "b"]})
 
 
 @pytest.fixture
