@@ -17,7 +17,7 @@ tried and skipped, final fit estimated and taken), the offline decision, the rep
 the training task's process tree (sampled every second; the job path only) and the 1-minute load average
 (lowest and highest seen during the run). On a shared machine it first waits for `--min-available-gb` of
 memory: when memory runs out, the kernel's OOM killer ends the largest process, which is the training task.
-The stack is stopped at the end (`--keep` leaves it up, to read the report).
+The stack is stopped and its folder removed at the end (`--keep` leaves both, to read the report).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -208,6 +209,7 @@ def main() -> None:
     finally:
         if up:
             mlops(state_dir, env, "down")
+            shutil.rmtree(folder, ignore_errors=True)  # the data and the stack's state: gigabytes at 1M rows
 
 
 if __name__ == "__main__":
