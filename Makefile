@@ -35,7 +35,7 @@ test: setup chromium
 # The unit tier and the functional tier without the tests that train models: every step's branches on
 # in-memory fakes, the API's routes, the adapters. No emulator, no Chromium.
 test-fast: setup
-	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional -m "not slow"
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional -m "not slow" -n 2 --dist loadfile
 
 # Opt-in: LocalStack 4.14 in host mode (Python 3.13, no Docker) in .venv-localstack/, template.yaml deployed to it
 # by our deployer; see tests/localstack/. About two minutes, plus about two for the first venv.
