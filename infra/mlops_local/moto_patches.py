@@ -2,13 +2,16 @@
 
 The seams are private moto APIs that move between releases. Before patching, `apply` checks the installed
 moto's version against `SUPPORTED_MOTO` and every seam it replaces or calls against `SEAMS` (that the attribute
-exists, has the parameters the patch passes, is still a classmethod or a cached function); on a mismatch it
-raises `UnsupportedMotoError`, whose one line names the seam and the supported versions, before touching moto.
+exists, has the parameters the patch passes, is still a classmethod or a cached function, and, for a function
+whose body a patch depends on, still has the source the patch was read from); on a mismatch it raises
+`UnsupportedMotoError`, whose one line names the seam and the supported versions, before touching moto.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
 import importlib
 import inspect
 import json
@@ -48,6 +51,7 @@ class Seam:
     classmethod: bool = False  # replaced or called through `.__func__`
     cached: bool = False  # an lru_cache whose cache the patch clears
     declares: tuple[str, ...] = ()  # annotated attributes (or TypedDict keys) the patch walks through
+    source_sha256: str | None = None  # the function's source as read, when the patch depends on its body
 
     def problem(self) -> str | None:
         """What is wrong with this seam in the installed moto, as a phrase; None if it holds."""
@@ -71,6 +75,14 @@ class Seam:
         missing = [name for name in self.declares if name not in declared]
         if missing:
             return f"{self.path} no longer declares {missing[0]!r}"
+        if self.source_sha256 is not None:
+            # getsource unwraps functools.wraps, so an applied patch still shows moto's function.
+            try:
+                source = inspect.getsource(target)
+            except (OSError, TypeError):
+                return f"{self.path} has no source to check"
+            if hashlib.sha256(source.encode()).hexdigest() != self.source_sha256:
+                return f"{self.path} is not the function its patch was read from (its source changed)"
         return None
 
 
@@ -130,6 +142,8 @@ _SFN_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.se
 _NORMALISE = ("response", "boto_service_name", "service_action_name")
 _NORMALISE_PARAMETERS = ("parameters", "boto_service_name", "service_action_name")
 _ECS = "moto.ecs.models.EC2ContainerServiceBackend"
+# moto 5.2.5's DynamoDBBackend.transact_write_items: its rollback is what _snapshot_items replaces.
+_TRANSACT_WRITE_ITEMS_SHA256 = "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4"
 _RESOLVER = ("env", "resource_runtime_part", "normalised_parameters", "state_credentials")
 
 SEAMS: tuple[Seam, ...] = (
@@ -152,7 +166,21 @@ SEAMS: tuple[Seam, ...] = (
     Seam("moto.dynamodb.models.table.Table.create_from_cloudformation_json", _CFN_CREATE, classmethod=True),
     Seam("moto.dynamodb.models.dynamodb_backends"),
     Seam("moto.dynamodb.models.DynamoDBBackend.update_time_to_live", ("table_name", "ttl_spec")),
-    *(Seam(f"moto.dynamodb.models.DynamoDBBackend.{name}") for name in _DYNAMODB_CALLS),
+    *(
+        Seam(f"moto.dynamodb.models.DynamoDBBackend.{name}")
+        for name in _DYNAMODB_CALLS
+        if name != "transact_write_items"
+    ),
+    # DynamoDB TransactWriteItems: its rollback keeps the items the transaction writes, not whole tables.
+    Seam(
+        "moto.dynamodb.models.DynamoDBBackend.transact_write_items",
+        ("transact_items",),
+        source_sha256=_TRANSACT_WRITE_ITEMS_SHA256,
+    ),
+    Seam("moto.dynamodb.models.copy"),
+    Seam("moto.dynamodb.models.table.Table"),
+    Seam("moto.dynamodb.models.dynamo_type.DynamoType"),
+    Seam("moto.dynamodb.exceptions.TransactWriteSingleOpException"),
     # Step Functions in CloudFormation: the executing backend, the definition's other forms, substitutions.
     Seam(f"{_SFN}.models.StateMachine.create_from_cloudformation_json", _CFN_CREATE, classmethod=True),
     Seam(f"{_SFN}.models.StateMachine.update_from_cloudformation_json", _CFN_UPDATE, classmethod=True),
@@ -354,9 +382,16 @@ def apply(executor: LambdaExecutor, jobs: JobExecutor | None = None) -> None:
     # breaks DescribeExecution's JSON once a state copies it into the output.
     _ORIGINALS["ExecutionWorker._get_evaluation_environment"] = ExecutionWorker._get_evaluation_environment
     ExecutionWorker._get_evaluation_environment = _evaluation_environment
-    # moto's DynamoDB is not thread-safe: TransactWriteItems deep-copies the tables for rollback while another
-    # request thread updates them ("dictionary changed size during iteration"). DynamoDB itself serialises
-    # conflicting writes, so one lock around the item calls is the faithful fix.
+    # moto's TransactWriteItems deep-copies each table it names, once per action, to roll back a cancelled
+    # transaction: a transaction costs the size of its tables, and the A/B table's feedback batches ran into the
+    # API's timeout. Keep the items the transaction writes instead; moto's logic and errors stay as they are.
+    # Upstream: no issue yet; transact_write_items needs to back up the items its actions address.
+    for owner, name, value in dynamodb_transaction_patches():
+        setattr(owner, name, value)
+    # moto's DynamoDB is not thread-safe: TransactWriteItems deep-copied the tables for rollback while another
+    # request thread updated them ("dictionary changed size during iteration"). DynamoDB itself serialises
+    # conflicting writes, so one lock around the item calls is the faithful fix (and the item snapshot above
+    # relies on it: it is taken under the same lock as the transaction).
     for name in _DYNAMODB_CALLS:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     _patch_ecs_tasks()
@@ -604,6 +639,129 @@ def _serialised(method: Any) -> Any:
             return method(self, *args, **kwargs)
 
     return locked
+
+
+_WRITES = ("Put", "Update", "Delete")
+_transaction = threading.local()
+
+
+def dynamodb_transaction_patches() -> tuple[tuple[Any, str, Any], ...]:
+    """(owner, attribute, replacement) for TransactWriteItems' item snapshot, as `apply` sets them."""
+    from moto.dynamodb import models
+
+    return (
+        (models, "copy", _TablesKept(models.copy)),
+        (models.DynamoDBBackend, "transact_write_items", _snapshot_items(models.DynamoDBBackend.transact_write_items)),
+    )
+
+
+class _TablesKept:
+    """moto.dynamodb.models' `copy` module, but for the tables' backup in transact_write_items: while a
+    snapshotting transaction runs on this thread, `deepcopy(table)` is the table itself, so moto's rollback
+    (`self.tables[name] = backup`) puts back the very table and the snapshot of its items restores them."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_transaction, "snapshotting", False) and isinstance(value, Table):
+            return value
+        return self._module.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
+def _snapshot_items(transact_write_items: Any) -> Any:
+    @functools.wraps(transact_write_items)
+    def snapshotting(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        from moto.dynamodb.exceptions import TransactWriteSingleOpException
+
+        snapshot = ItemSnapshot.take(self, transact_items)
+        _transaction.snapshotting = True
+        try:
+            return transact_write_items(self, transact_items)
+        except TransactWriteSingleOpException:
+            # moto raises this one outside its rollback: the actions before it stay written.
+            raise
+        except BaseException:
+            # Every other way out of moto's function after an action ran is its rollback, then a raise.
+            snapshot.restore()
+            raise
+        finally:
+            _transaction.snapshotting = False
+
+    return snapshotting
+
+
+@dataclass
+class ItemSnapshot:
+    """The items a transaction's Put, Update and Delete actions address, as they were before it, and the length
+    of each table's stream; what moto's backup of the whole tables held that a transaction can change."""
+
+    items: list[tuple[Any, Any, Any, Any, bool]]  # (table, hash key, range key or None, deep copy or None, bucket)
+    streams: list[tuple[Any, list[Any], int]]  # (stream shard, its records list, its length)
+
+    @classmethod
+    def take(cls, backend: Any, transact_items: list[dict[str, Any]]) -> ItemSnapshot:
+        items: list[tuple[Any, Any, Any, Any, bool]] = []
+        streams: dict[int, tuple[Any, list[Any], int]] = {}
+        seen: set[tuple[int, Any, Any]] = set()
+        for action in transact_items:
+            located = _location(backend, action)
+            if located is None:
+                continue
+            table, hash_key, range_key = located
+            if (id(table), hash_key, range_key) in seen:
+                continue  # moto refuses a second action on one item before it writes
+            seen.add((id(table), hash_key, range_key))
+            bucket = table.items.get(hash_key)
+            item = bucket.get(range_key) if range_key is not None and bucket is not None else bucket
+            items.append((table, hash_key, range_key, copy.deepcopy(item), bucket is not None))
+            shard = table.stream_shard
+            if shard is not None and id(shard) not in streams:
+                streams[id(shard)] = (shard, shard.items, len(shard.items))
+        return cls(items, list(streams.values()))
+
+    def restore(self) -> None:
+        for table, hash_key, range_key, item, had_bucket in self.items:
+            if range_key is None:
+                if item is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = item
+                continue
+            bucket = table.items.get(hash_key)
+            if item is not None:
+                table.items[hash_key][range_key] = item
+            elif bucket is not None:
+                bucket.pop(range_key, None)
+                if not bucket and not had_bucket:
+                    del table.items[hash_key]
+        for shard, records, length in self.streams:
+            del records[length:]
+            shard.items = records
+
+
+def _location(backend: Any, action: Mapping[str, Any]) -> tuple[Any, Any, Any] | None:
+    """(table, hash key, range key or None) where a write action puts, updates or deletes its item, as moto
+    reads them; None for a ConditionCheck and for an action moto refuses before it writes anything."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        (kind, operation), *others = action.items()
+        if others or kind not in _WRITES:
+            return None
+        table = backend.get_table(operation["TableName"])
+        source = operation["Item"] if kind == "Put" else operation["Key"]
+        hash_key = DynamoType(source[table.hash_key_attr])
+        if table.range_key_attr is None:
+            return table, hash_key, None
+        return table, hash_key, DynamoType(source[table.range_key_attr])
+    except Exception:
+        return None
 
 
 # --- S3 bucket policies -----------------------------------------------------------------------------------
