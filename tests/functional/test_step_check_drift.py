@@ -352,7 +352,7 @@ def test_a_bounded_profile_stores_the_exact_column_apart_and_reads_it_only_near_
     _batch(deps, _measurements(5000, 1, shift=5.0), "far.parquet")
     far = check_drift.run(envelope("run-1", batch_key="far.parquet"), deps)
     prefix = far["profile_prefix"]
-    assert "/v3-4096-" in prefix  # the bound is part of the key
+    assert "/v4-4096-" in prefix  # the bound is part of the key
     assert deps.data.keys(prefix + "exact/") == [prefix + "exact/0.bin"]
     assert len(deps.data.get(prefix + "profile.bin")) < 4096 + 4096  # the sketch and the small target column
     assert far["columns"]["amount"]["decided_by"] == "profile" and far["columns"]["amount"]["drifted"]
@@ -366,6 +366,37 @@ def test_a_bounded_profile_stores_the_exact_column_apart_and_reads_it_only_near_
     assert out["columns"]["amount"]["score"] == pytest.approx(0.1, rel=1e-9)
     assert prefix + "exact/0.bin" in deps.data.reads
     assert out["columns"]["churned"]["decided_by"] == "profile"  # counts: always exact in the profile
+
+
+def test_categorical_counts_over_the_bound_are_stored_apart_and_decide_its_verdict(monkeypatch) -> None:
+    from mlops_core import settings
+    from mlops_core.drift import build_profile, detect_drift
+
+    monkeypatch.setenv(settings.DRIFT_PROFILE_MAX_BYTES_PER_COLUMN, str(64 * 1024))
+    deps = fake_deps()
+    rng = np.random.default_rng(3)
+    names = np.array([f"shop {i:05d}" for i in range(20_000)], dtype=object)
+    shops = rng.permutation(np.repeat(names, rng.integers(2, 4, names.size)))  # each 2 or 3 times
+    baseline = _measurements(shops.size, 0).assign(shop=shops)
+    _own_dataset(deps, baseline, categorical=["shop"])
+    batch = _measurements(8000, 1, shift=5.0).assign(shop=rng.choice(names, 8000))
+    batch.loc[:99, "shop"] = "a shop never seen"
+    _batch(deps, batch, "b.parquet")
+    out = check_drift.run(envelope("run-1", batch_key="b.parquet"), deps)
+
+    prefix = out["profile_prefix"]
+    # amount (0) is sketched, shop (1) kept apart: each stored apart under its own position.
+    assert deps.data.keys(prefix + "exact/") == [prefix + "exact/0.bin", prefix + "exact/1.bin"]
+    assert len(deps.data.get(prefix + "profile.bin")) < 2 * 64 * 1024  # not the 1.2 MB of the shop counts
+    assert out["columns"]["shop"]["decided_by"] == "exact"
+    assert out["columns"]["amount"]["decided_by"] == out["columns"]["churned"]["decided_by"] == "profile"
+
+    deps.data.reads.clear()
+    again = check_drift.run(envelope("run-2", batch_key="b.parquet"), deps)  # the stored profile, read back
+    assert prefix + "exact/1.bin" in deps.data.reads and prefix + "exact/0.bin" not in deps.data.reads
+    assert again["columns"] == out["columns"]
+    unbounded = detect_drift(build_profile(baseline, target="churned", max_bytes_per_column=1 << 30), batch)
+    assert {**unbounded.columns["shop"].to_dict(), "decided_by": "exact"} == out["columns"]["shop"]
 
 
 @pytest.mark.parametrize("value", ["512", "lots"])

@@ -154,6 +154,34 @@ def _sketch_cases() -> list[Case]:
     ]
 
 
+CATEGORIES_BYTES = 16 * 1024  # below the counts of 5,000 labels (140 KB)
+
+
+def _categorical_bound_cases() -> list[Case]:
+    """Categorical columns whose counts exceed the bound (kept apart, always decided by their exact counts):
+    one a subsample of the reference, one drawn afresh over the same labels, with labels never seen."""
+    rng = np.random.default_rng(50)
+    names = np.array([f"c{i:04d}" for i in range(5000)], dtype=object)
+
+    def labels() -> np.ndarray:
+        return rng.permutation(np.repeat(names, rng.integers(2, 4, names.size)))
+
+    shop, item = labels(), labels()
+    rows = min(shop.size, item.size)
+    reference = pd.DataFrame(
+        {
+            "amount": rng.normal(0, 1, rows),
+            "shop": shop[:rows],
+            "item": item[:rows],
+            "size": rng.choice(["s", "m"], rows),
+        }
+    )
+    current = reference.sample(frac=1.0, random_state=51).reset_index(drop=True)
+    current["item"] = rng.choice(names, len(current))
+    current.loc[:49, "shop"] = "never seen"
+    return [Case("categories-over-the-bound", reference, current, None, CATEGORIES_BYTES)]
+
+
 def _typed(rows: int, seed: int, *, rate: float = 0.07) -> pd.DataFrame:
     """An integer target at `rate`, an 8-value integer code, a 3-value integer level, a label set and a
     measurement."""
@@ -220,6 +248,7 @@ def _all_cases() -> list[Case]:
         *_synthetic_cases(),
         *_large_cases(),
         *_sketch_cases(),
+        *_categorical_bound_cases(),
         *_type_cases(),
     ]
 
@@ -324,6 +353,15 @@ def test_sketch_cases_are_decided_both_ways_near_the_threshold(our_results: dict
     assert {("Wasserstein distance (normed)", "exact", True), ("Wasserstein distance (normed)", "exact", False)} <= seen
     near = [got["score"] for _, got in columns if got["decided_by"] == "profile" and got["method"].startswith("W")]
     assert any(0.085 <= score < 0.1 for score in near) and any(0.1 <= score <= 0.12 for score in near)
+
+
+def test_the_categorical_case_over_the_bound_reads_the_exact_counts(our_results: dict) -> None:
+    """Guards that case: both label columns kept apart and decided by their exact counts, drifting and not."""
+    columns = our_results["categories-over-the-bound"]["columns"]
+    got = {name: (column["method"], column["decided_by"], column["drifted"]) for name, column in columns.items()}
+    assert got["shop"] == ("Jensen-Shannon distance", "exact", False)
+    assert got["item"] == ("Jensen-Shannon distance", "exact", True)
+    assert got["size"][1] == "profile"
 
 
 def test_report_states_its_sample_and_keeps_small_data_whole() -> None:

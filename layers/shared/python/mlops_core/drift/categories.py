@@ -37,6 +37,21 @@ class CategoryCounts:
         `build_profile` holds numbers only or labels only."""
         return "text" if self.labels.size else "number"
 
+    @property
+    def nbytes(self) -> int:
+        """What its arrays take, as a profile stores them."""
+        return self.numbers.nbytes + self.number_counts.nbytes + self.labels.nbytes + self.label_counts.nbytes
+
+
+@dataclass(frozen=True)
+class CategoriesApart:
+    """What a bounded profile keeps of a categorical column whose counts exceed its bound: how batches are keyed
+    (`keys`, as `CategoryCounts.keys`) and the rows counted. The counts themselves are stored apart, like the
+    exact column of a numerical sketch, and read for every verdict on the column."""
+
+    keys: Keys
+    rows: int
+
 
 def _number_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Evidently turns ±inf into NaN, then drops NaN.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mlops_core.drift import methods
-from mlops_core.drift.categories import CategoryCounts, align_counts, count_categories
+from mlops_core.drift.categories import CategoriesApart, CategoryCounts, align_counts, count_categories
 from mlops_core.drift.certify import screen_wasserstein, sketch_score
 from mlops_core.drift.kinds import Kind
 from mlops_core.drift.schema import as_numbers, cast_column, has_value
@@ -27,9 +27,12 @@ if TYPE_CHECKING:
 Status = Literal["tested", "all_missing"]
 Side = Literal["reference", "current", "both"]
 # "profile": the stored profile alone decided (exact counts, or a sketch whose error bound keeps the score off
-# the threshold); "exact": the sketch could not certify it, so the stored exact reference column did.
+# the threshold); "exact": the sketch could not certify it, or the column's counts exceed the profile's bound,
+# so the exact reference column stored apart did.
 DecidedBy = Literal["profile", "exact"]
-ExactColumns = Callable[[str], "NumericalProfile"]
+# The exact reference column `name`: a NumericalProfile for a sketched numerical column, CategoryCounts for a
+# categorical one kept apart.
+ExactColumns = Callable[[str], "NumericalProfile | CategoryCounts"]
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,10 @@ def _numerical_drift(
         bounded = sketch_score(method, reference, current)
         if bounded is not None and bounded.certifies(method):
             return _run("num", method, bounded.score, name, score_error=bounded.error)
-        reference, decided_by = exact_column(name), "exact"
+        exact = exact_column(name)
+        if isinstance(exact, CategoryCounts):
+            raise DataValidationError(f"the exact reference column read for numerical column {name!r} holds counts")
+        reference, decided_by = exact, "exact"
     elif current is None:
         current = np.sort(finite)
     if method is methods.KS:
@@ -169,7 +175,12 @@ def _numerical_drift(
 
 
 def _counted_drift(
-    kind: Kind, name: str, ref_counts: np.ndarray, cur_counts: np.ndarray, reference_rows: int
+    kind: Kind,
+    name: str,
+    ref_counts: np.ndarray,
+    cur_counts: np.ndarray,
+    reference_rows: int,
+    decided_by: DecidedBy = "profile",
 ) -> ColumnDriftResult:
     method = methods.select_method(kind, reference_rows, ref_counts.size)
     if method is methods.Z_TEST:
@@ -178,15 +189,28 @@ def _counted_drift(
         score = methods.chi_square_p_value(ref_counts, cur_counts)
     else:
         score = methods.jensen_shannon_distance(ref_counts, cur_counts)
-    return _run(kind, method, score, name)
+    return _run(kind, method, score, name, decided_by)
 
 
-def _categorical_drift(name: str, reference: CategoryCounts, column: pd.Series, source: str) -> ColumnDriftResult:
+def _categorical_drift(
+    name: str,
+    reference: CategoryCounts | CategoriesApart,
+    column: pd.Series,
+    source: str,
+    exact_column: ExactColumns,
+) -> ColumnDriftResult:
     current = count_categories(cast_column(column, name, "cat", reference.keys, source=source), name)
     if current.rows == 0:
         return _all_missing("cat", "current")
+    decided_by: DecidedBy = "profile"
+    if isinstance(reference, CategoriesApart):
+        # Count-based tests are never certified from partial counts: the column's exact counts always decide.
+        exact = exact_column(name)
+        if not isinstance(exact, CategoryCounts) or exact.keys != reference.keys or exact.rows != reference.rows:
+            raise DataValidationError(f"the exact reference counts read for column {name!r} are not its counts")
+        reference, decided_by = exact, "exact"
     ref_counts, cur_counts = align_counts(reference, current)
-    return _counted_drift("cat", name, ref_counts, cur_counts, reference.rows)
+    return _counted_drift("cat", name, ref_counts, cur_counts, reference.rows, decided_by)
 
 
 def _empty_in_reference(kind: Kind, column: pd.Series) -> ColumnDriftResult:
@@ -194,10 +218,11 @@ def _empty_in_reference(kind: Kind, column: pd.Series) -> ColumnDriftResult:
 
 
 def _held_exact_columns(profile: ReferenceProfile) -> ExactColumns:
-    def exact_column(name: str) -> NumericalProfile:
+    def exact_column(name: str) -> NumericalProfile | CategoryCounts:
         if name not in profile.exact_columns:
+            why = "its counts are stored apart" if name in profile.categorical else "its sketch cannot certify it"
             raise DataValidationError(
-                f"column {name!r} needs its exact reference column (its sketch cannot certify the verdict), "
+                f"column {name!r} needs its exact reference column ({why}), "
                 "which this profile does not hold: pass exact_column, reading what exact_column_bytes stored"
             )
         return profile.exact_columns[name]
@@ -226,8 +251,9 @@ def detect_drift(
 
     A sketched numerical column is decided by its profile when the sketch's error bound certifies the verdict,
     else by its exact reference column: `exact_column(name)` (the pipeline reads it from the object store;
-    by default the profile's own `exact_columns`, which only a freshly built profile holds). Each column
-    says which decided (`decided_by`).
+    by default the profile's own `exact_columns`, which only a freshly built profile holds). A categorical
+    column whose counts the profile keeps apart (`CategoriesApart`) is always decided by its exact counts,
+    `exact_column(name)` too. Each column says which decided (`decided_by`).
     """
     exact_column = exact_column or _held_exact_columns(profile)
     if not 0.0 <= drift_share <= 1.0:
@@ -251,7 +277,7 @@ def detect_drift(
         for name, future in futures.items():
             results[name] = future.result()
     for name, categorical in profile.categorical.items():
-        results[name] = _categorical_drift(name, categorical, current[name], source)
+        results[name] = _categorical_drift(name, categorical, current[name], source, exact_column)
     for name, kind in profile.empty.items():
         results[name] = _empty_in_reference(kind, profile.cast(current[name], name, source=source))
 

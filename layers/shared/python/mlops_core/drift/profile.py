@@ -4,10 +4,11 @@ Per numerical column: the sorted distinct values with their counts and the refer
 exact while they fit `max_bytes_per_column`; above it a bounded sketch (see `_sketch`) whose error on the
 K-S statistic and on the Wasserstein distance is proven and stored with it, the exact column kept apart
 (`exact_columns`) for the verdicts the sketch cannot certify. Per categorical column: value counts, keyed as
-numbers or as text, bounded by the column's cardinality (text-like columns, mostly distinct values, are not
-tested at all; see kinds). Column kinds
-and keys are decided here, once (see kinds and schema); columns with no value at all and columns not tested
-(text) are recorded by name, so every result can say what became of them.
+numbers or as text, while they fit `max_bytes_per_column`; above it only how the column is keyed
+(`CategoriesApart`), its counts kept apart (`exact_columns`) and read for every verdict on it: categorical
+verdicts are never certified from partial counts. Text-like columns (mostly distinct values) are not tested at all;
+see kinds. Column kinds and keys are decided here, once (see kinds and schema); columns with no value at all
+and columns not tested (text) are recorded by name, so every result can say what became of them.
 Serialized as an uncompressed `.npz` (a zip of `.npy` arrays, never pickled) plus a JSON header carrying
 the format version. Loading maps the arrays onto the given bytes without copying: floats do not compress, and
 decompressing, checksumming or copying a 1M-row, 10-column profile (40 MB) would add a sizeable share to
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlops_core.drift.categories import CategoryCounts, count_categories
+from mlops_core.drift.categories import CategoriesApart, CategoryCounts, count_categories
 from mlops_core.drift.kinds import Kind, resolve_column_kinds
 from mlops_core.drift.schema import as_numbers, cast_column, category_keys
 from mlops_core.exceptions import DataValidationError, InvalidRequestError
@@ -35,9 +36,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FORMAT = "mlops-drift-reference-profile"
-FORMAT_VERSION = 3  # 3: bounded numerical sketches with their error bounds
-# Bytes a numerical column's profile may take unless told otherwise (DRIFT_PROFILE_MAX_BYTES_PER_COLUMN): exact
-# up to about 460,000 distinct values, a sketch of about 170,000 bins above.
+FORMAT_VERSION = 4  # 3: bounded numerical sketches with their error bounds; 4: categorical counts bounded too
+# Bytes a column's profile may take unless told otherwise (DRIFT_PROFILE_MAX_BYTES_PER_COLUMN): for a numerical
+# column, exact up to about 460,000 distinct values, a sketch of about 170,000 bins above; for a categorical
+# one, its counts, else only how it is keyed (the counts stored apart).
 DEFAULT_MAX_BYTES_PER_COLUMN = 4 << 20
 # The smallest budget accepted: a sketch needs a handful of points to say anything.
 MIN_BYTES_PER_COLUMN = 1024
@@ -73,12 +75,14 @@ class ReferenceProfile:
     rows: int  # rows of the reference frame, missing values included
     target: str | None
     numerical: dict[str, NumericalProfile] = field(default_factory=dict)
-    categorical: dict[str, CategoryCounts] = field(default_factory=dict)
+    # Counts per category, or `CategoriesApart` for a column whose counts exceed the bound.
+    categorical: dict[str, CategoryCounts | CategoriesApart] = field(default_factory=dict)
     empty: dict[str, Kind] = field(default_factory=dict)  # monitored, but without any value in the reference
     excluded: dict[str, str] = field(default_factory=dict)  # not tested (text), with the reason
-    # The exact columns behind sketched numerical profiles, held only by a freshly built profile: the pipeline
-    # stores each apart (`exact_column_bytes`), never inside the bounded profile.
-    exact_columns: dict[str, NumericalProfile] = field(default_factory=dict, compare=False, repr=False)
+    # The exact columns behind sketched numerical profiles and the counts behind `CategoriesApart`, held only by a
+    # freshly built profile: the pipeline stores each apart (`exact_column_bytes`), never inside the bounded
+    # profile.
+    exact_columns: dict[str, NumericalProfile | CategoryCounts] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def columns(self) -> list[str]:
@@ -113,6 +117,11 @@ class ReferenceProfile:
             arrays[f"{i}.counts"] = num.counts
         offset = len(self.numerical)
         for i, (name, cat) in enumerate(self.categorical.items(), start=offset):
+            if isinstance(cat, CategoriesApart):
+                described.append(
+                    {"name": name, "kind": "cat", "stored_apart": True, "keys": cat.keys, "rows": cat.rows}
+                )
+                continue
             described.append({"name": name, "kind": "cat"})
             arrays[f"{i}.numbers"] = cat.numbers
             arrays[f"{i}.number_counts"] = cat.number_counts
@@ -150,7 +159,7 @@ class ReferenceProfile:
                     f"(expected {FORMAT_VERSION}): rebuild it from the baseline"
                 )
             numerical: dict[str, NumericalProfile] = {}
-            categorical: dict[str, CategoryCounts] = {}
+            categorical: dict[str, CategoryCounts | CategoriesApart] = {}
             empty: dict[str, Kind] = {}
             for i, column in enumerate(header["columns"]):
                 if column.get("status") == "all_missing":
@@ -166,6 +175,10 @@ class ReferenceProfile:
                         float(column["cdf_error"]),
                         float(column["wasserstein_error"]),
                     )
+                elif column.get("stored_apart"):
+                    if column["keys"] not in ("text", "number"):
+                        raise ValueError(f"column {column['name']!r} has unknown keys {column['keys']!r}")
+                    categorical[column["name"]] = CategoriesApart(column["keys"], int(column["rows"]))
                 else:
                     categorical[column["name"]] = CategoryCounts(
                         arrays[f"{i}.numbers"],
@@ -181,18 +194,23 @@ class ReferenceProfile:
         return cls(int(header["rows"]), header["target"], numerical, categorical, empty, excluded)
 
     def exact_column_bytes(self, name: str) -> bytes:
-        """The exact column behind the sketched numerical column `name`, in this profile's own format."""
+        """The exact column behind the sketched numerical column, or the counts behind the categorical column
+        kept apart, `name`: a profile of that column alone, in this profile's own format."""
         exact = self.exact_columns[name]
+        if isinstance(exact, CategoryCounts):
+            return ReferenceProfile(exact.rows, None, categorical={name: exact}).to_bytes()
         return ReferenceProfile(exact.rows, None, {name: exact}).to_bytes()
 
 
-def exact_column_from_bytes(data: bytes, name: str) -> NumericalProfile:
-    """The exact numerical column `exact_column_bytes` wrote for `name`."""
+def exact_column_from_bytes(data: bytes, name: str) -> NumericalProfile | CategoryCounts:
+    """The exact numerical column, or the categorical counts, `exact_column_bytes` wrote for `name`."""
     stored = ReferenceProfile.from_bytes(data)
-    column = stored.numerical.get(name)
-    if column is None or not column.exact:
-        raise DataValidationError(f"stored exact reference column is not the exact column {name!r}")
-    return column
+    column = stored.numerical.get(name) or stored.categorical.get(name)
+    if stored.columns == [name] and (
+        isinstance(column, CategoryCounts) or (isinstance(column, NumericalProfile) and column.exact)
+    ):
+        return column
+    raise DataValidationError(f"stored exact reference column is not the exact column {name!r}")
 
 
 _LOCAL_HEADER = b"PK\x03\x04"
@@ -317,6 +335,11 @@ def _sketch(exact: NumericalProfile, max_bytes: int) -> NumericalProfile:
     )
 
 
+def _apart_if_over(counts: CategoryCounts, max_bytes: int) -> CategoryCounts | CategoriesApart:
+    """The counts when they fit `max_bytes`, else what stands for them in the bounded profile."""
+    return counts if counts.nbytes <= max_bytes else CategoriesApart(counts.keys, counts.rows)
+
+
 def _categorical_profile(column: pd.Series, name: str) -> CategoryCounts | None:
     """None when the column has no value."""
     cast = cast_column(column, name, "cat", category_keys(column), source="reference data")
@@ -337,7 +360,8 @@ def build_profile(
     columns excluded (see `resolve_column_kinds`); the target is monitored like any other column. A column
     with no value is kept as all-missing; a value that does not fit its column's type raises
     DataValidationError. A numerical column whose exact profile exceeds `max_bytes_per_column` is sketched
-    within that size; its exact profile stays in `exact_columns`."""
+    within that size; its exact profile stays in `exact_columns`. A categorical column whose counts exceed it
+    keeps only `CategoriesApart`; its counts stay in `exact_columns`."""
     if max_bytes_per_column < MIN_BYTES_PER_COLUMN:
         raise InvalidRequestError(
             f"max_bytes_per_column must be at least {MIN_BYTES_PER_COLUMN}, got {max_bytes_per_column!r}",
@@ -352,7 +376,10 @@ def build_profile(
     exacts = {n: found for n in kinds.numerical if (found := _numerical_profile(reference[n], n)) is not None}
     numericals = {n: _bounded(exact, max_bytes_per_column) for n, exact in exacts.items()}
     sketched = {n: exacts[n] for n, profile in numericals.items() if not profile.exact}
-    categoricals = {n: found for n in kinds.categorical if (found := _categorical_profile(reference[n], n)) is not None}
+    counted = {n: found for n in kinds.categorical if (found := _categorical_profile(reference[n], n)) is not None}
+    categoricals = {n: _apart_if_over(counts, max_bytes_per_column) for n, counts in counted.items()}
+    apart = {n: counted[n] for n, profile in categoricals.items() if isinstance(profile, CategoriesApart)}
     empty: dict[str, Kind] = {n: "num" for n in kinds.numerical if n not in numericals}
     empty |= {n: "cat" for n in kinds.categorical if n not in categoricals}
-    return ReferenceProfile(len(reference), target, numericals, categoricals, empty, dict(kinds.excluded), sketched)
+    held: dict[str, NumericalProfile | CategoryCounts] = {**sketched, **apart}
+    return ReferenceProfile(len(reference), target, numericals, categoricals, empty, dict(kinds.excluded), held)

@@ -1,10 +1,12 @@
 """The baseline's reference: computed once per baseline object and stored in S3, read back on every run.
 
 A profile holds what the drift tests need from the baseline, within DRIFT_PROFILE_MAX_BYTES_PER_COLUMN per
-numerical column (exact below it, a sketch with proven error bounds above, see mlops_core.drift), plus a
-bounded sample that Evidently's HTML report compares against, plus the baseline's column types and labels
-for batch validation. Each sketched column's exact values are stored apart (`exact/<i>.bin`) and read only
-when the sketch cannot certify a verdict. Its key carries the baseline's ETag and the size bound, so
+column (exact below it; above it, a sketch with proven error bounds for a numerical column, only how values
+are keyed for a categorical one; see mlops_core.drift), plus a bounded sample that Evidently's HTML report
+compares against, plus the baseline's column types and labels for batch validation. Each sketched column's
+exact values are stored apart (`exact/<i>.bin`, i its position among the profile's columns) and read only
+when the sketch cannot certify a verdict; so are the counts of each categorical column over the bound, read
+for every verdict on it. Its key carries the baseline's ETag and the size bound, so
 replacing the baseline or changing the bound yields a new profile.
 
 Column kinds are fixed here, from the baseline, and every batch is cast to them: configured categoricals and
@@ -29,9 +31,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_core.drift import NumericalProfile, ReferenceProfile
+    from mlops_core.drift.categories import CategoryCounts
     from mlops_core.ports import ObjectStore
 
-_FORMAT_VERSION = 3  # 3: bounded profiles, exact columns of sketched ones stored apart
+# 3: bounded profiles, exact columns of sketched ones stored apart; 4: categorical counts over the bound too
+_FORMAT_VERSION = 4
 
 
 @dataclass
@@ -43,11 +47,12 @@ class Reference:
     labels: list[str]
     profile: ReferenceProfile
     sample: pd.DataFrame
-    store: ObjectStore | None = None  # where `exact_column` reads sketched columns' exact values from
+    store: ObjectStore | None = None  # where `exact_column` reads the columns stored apart from
 
-    def exact_column(self, name: str) -> NumericalProfile:
-        """The exact reference values of numerical column `name`: held by a freshly built profile, otherwise
-        read from the store (only for a column whose sketch could not certify its verdict)."""
+    def exact_column(self, name: str) -> NumericalProfile | CategoryCounts:
+        """The exact reference values of numerical column `name`, or the counts of categorical column `name`
+        kept apart: held by a freshly built profile, otherwise read from the store (only for a column whose
+        sketch could not certify its verdict, or whose counts exceed the profile's bound)."""
         from mlops_core.drift.profile import exact_column_from_bytes
 
         if name in self.profile.exact_columns:
@@ -189,5 +194,6 @@ def _load(store: ObjectStore, prefix: str) -> Reference:
 
 
 def _exact_key(prefix: str, profile: ReferenceProfile, name: str) -> str:
-    # By position, not by name: a column name can hold any character.
-    return f"{prefix}exact/{list(profile.numerical).index(name)}.bin"
+    # By position among the monitored columns (numerical first, as before), not by name: a column name can hold
+    # any character, and a categorical column's position never equals a numerical one's.
+    return f"{prefix}exact/{profile.columns.index(name)}.bin"
