@@ -6,8 +6,8 @@ are keyed for a categorical one; see mlops_core.drift), plus a bounded sample th
 compares against, plus the baseline's column types and labels for batch validation. Each sketched column's
 exact values are stored apart (`exact/<i>.bin`, i its position among the profile's columns) and read only
 when the sketch cannot certify a verdict; so are the counts of each categorical column over the bound, read
-for every verdict on it. Its key carries the baseline's ETag and the size bound, so
-replacing the baseline or changing the bound yields a new profile.
+for every verdict on it. Its key carries the baseline's ETag, the size bound and the columns' roles (target,
+features, categorical), so replacing the baseline, the bound or dataset.json's roles yields a new profile.
 
 Column kinds are fixed here, from the baseline, and every batch is cast to them: configured categoricals and
 the target are categories, other numeric columns numbers, other text columns categories unless most of their

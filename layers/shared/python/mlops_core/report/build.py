@@ -184,8 +184,8 @@ def _task_stopped(task: Mapping[str, Any]) -> str:
         else:
             meaning = _SIGNALLED.get(code, "the step failed: its last log lines say why")
             parts.append(f"container {name!r} exited with code {code} ({meaning})")
-    task_id = arn.rsplit("/", 1)[-1] if isinstance(arn, str) else "?"
-    return redact(f"ECS task {task_id} stopped: {task.get('StoppedReason') or 'no reason given'}; " + "; ".join(parts))
+    reason = task.get("StoppedReason") or "no reason given"
+    return redact(f"ECS task {_task_id(arn) or '?'} stopped: {reason}; " + "; ".join(parts))
 
 
 def build_report(
@@ -217,6 +217,7 @@ def build_report(
     raw_error = _section(state, "error")
     error = parse_error(raw_error) if raw_error is not None else None
     pending = _section(state, "pending")
+    path = training_path(state)
     offline_test = _mapping_or_none(evaluation, "decision")
     # The test has its own top-level key; keeping it in evaluation too would ship the histogram twice.
     evaluation_only = None
@@ -233,7 +234,7 @@ def build_report(
         "dataset": _dataset(state, drift),
         "drift": drift,
         "training": training,
-        "training_path": training_path(state),
+        "training_path": path,
         "pending": pending,
         "evaluation": evaluation_only,
         "offline_test": offline_test,
@@ -243,9 +244,7 @@ def build_report(
         "links": asdict(links),
         "previous_run": dict(previous_run) if previous_run is not None else None,
         "steps": [dict(step) for step in steps] if steps is not None else None,
-        "summary": summary_lines(
-            status, drift, training, evaluation, offline_test, ab_test, promotion, error, training_path(state)
-        ),
+        "summary": summary_lines(status, drift, training, evaluation, offline_test, ab_test, promotion, error, path),
     }
     return _json_safe(report, "report")
 
@@ -316,10 +315,15 @@ def training_path(state: Mapping[str, Any]) -> dict[str, Any] | None:
         arn = job.get("task_arn")
         path.update(
             timeout_seconds=size.get("timeout_seconds"),
-            task_id=arn.rsplit("/", 1)[-1] if isinstance(arn, str) else None,
+            task_id=_task_id(arn),
             stopped_reason=_public(job.get("stopped_reason")),
         )
     return path
+
+
+def _task_id(arn: Any) -> str | None:
+    """An ECS task's id, the last part of its ARN (its log stream ends with it)."""
+    return arn.rsplit("/", 1)[-1] if isinstance(arn, str) else None
 
 
 def _is_count(value: Any) -> bool:
