@@ -34,15 +34,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def environment() -> dict[str, str]:
+def environment(budget: float | None = 20, models: str | None = "lr,dt") -> dict[str, str]:
+    """A user's shell without AWS or MLflow settings, on free ports, with `mlops` on the PATH; `budget` and
+    `models` set the stack's AutoML budget and model list (None: the template's defaults)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
     env.update(
         MLOPS_EMULATOR_PORT=str(free_port()),
         MLOPS_MLFLOW_PORT=str(free_port()),
         MLOPS_API_PORT=str(free_port()),
-        MLOPS_TRAINING_BUDGET_SECONDS="20",
-        MLOPS_TRAINING_MODELS="lr,dt",
     )
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if budget is not None:
+        env["MLOPS_TRAINING_BUDGET_SECONDS"] = f"{budget:g}"
+    if models:
+        env["MLOPS_TRAINING_MODELS"] = models
     return env
 
 

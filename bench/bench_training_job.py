@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 import boto3
 import pandas as pd
 import psutil
-from bench_restart import free_port, mlops
+from bench_restart import environment, mlops
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = "synthetic-large"
@@ -58,18 +57,6 @@ def write_data(folder: Path, rows: int, batch_rows: int, seed: int) -> tuple[Pat
     baseline.to_parquet(paths[0], index=False)
     batch.to_parquet(paths[1], index=False)
     return paths
-
-
-def environment(budget: float | None, models: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
-    for variable in ("MLOPS_EMULATOR_PORT", "MLOPS_MLFLOW_PORT", "MLOPS_API_PORT"):
-        env[variable] = str(free_port())
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    if budget is not None:
-        env["MLOPS_TRAINING_BUDGET_SECONDS"] = f"{budget:g}"
-    if models:
-        env["MLOPS_TRAINING_MODELS"] = models
-    return env
 
 
 class Watch:
